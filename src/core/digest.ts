@@ -1,0 +1,39 @@
+/**
+ * Content digests as the distribution registry writes them: `<algorithm>:<hex>`.
+ * Parsed once, where they are read (link files, manifests, flags), and trusted afterwards.
+ */
+
+/** A validated digest such as `sha256:0123…` (64 lowercase hex characters for sha256). */
+export type Digest = string & { readonly __brand: "Digest" };
+
+const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
+const DIGEST_PATTERN = /^(sha256|sha512):([a-f0-9]+)$/;
+
+/** Returns the digest, or undefined when `text` is not exactly a supported digest. */
+export function parseDigest(text: string): Digest | undefined {
+  const match = DIGEST_PATTERN.exec(text);
+  if (!match) return undefined;
+  const [, algorithm, hex] = match;
+  if (hex!.length !== HEX_LENGTH[algorithm!]) return undefined;
+  return text as Digest;
+}
+
+/** Builds a digest from the algorithm and hex found in a directory layout, or undefined if invalid. */
+export function digestFromParts(algorithm: string, hex: string): Digest | undefined {
+  return parseDigest(`${algorithm}:${hex}`);
+}
+
+/** The algorithm part, e.g. `sha256`. */
+export function digestAlgorithm(digest: Digest): string {
+  return digest.slice(0, digest.indexOf(":"));
+}
+
+/** The hex part, without the algorithm. */
+export function digestHex(digest: Digest): string {
+  return digest.slice(digest.indexOf(":") + 1);
+}
+
+/** A short form for people, e.g. `sha256:0123456789ab`. */
+export function shortDigest(digest: Digest): string {
+  return digest.slice(0, digest.indexOf(":") + 13);
+}

@@ -1,0 +1,124 @@
+/**
+ * Parsing of manifest JSON as stored in the blob store. Only what the plan and the space
+ * estimate need is kept: the kind, child manifests, the OCI subject, and blob references.
+ */
+import { type Digest, parseDigest } from "./digest.js";
+import { MediaType, isIndexMediaType } from "./media-types.js";
+
+/** A blob a manifest references (config or layer), with the size the manifest declares. */
+export interface BlobReference {
+  digest: Digest;
+  size: number;
+}
+
+/** A manifest listed by an index or manifest list. */
+export interface ChildDescriptor {
+  digest: Digest;
+  mediaType?: string;
+  /** e.g. `linux/arm64`, or `unknown/unknown` for buildx attestations. */
+  platform?: string;
+}
+
+export type ManifestKind = "index" | "image" | "schema1";
+
+/** What the tool knows about one manifest after reading its blob. */
+export interface ParsedManifest {
+  kind: ManifestKind;
+  /** The declared media type, or the one inferred from the content when it declares none. */
+  mediaType: string;
+  /** Entries of `manifests[]` (indexes only). They may name blobs, not manifests (buildx cache). */
+  children: ChildDescriptor[];
+  /** OCI 1.1 `subject`: the manifest this one refers to (signature, SBOM, attestation). */
+  subject?: Digest;
+  /** Config and layer blobs, for space estimates. Schema 1 lists `fsLayers` without sizes (size 0). */
+  blobs: BlobReference[];
+  artifactType?: string;
+}
+
+export type ParseResult = { ok: true; manifest: ParsedManifest } | { ok: false; problem: string };
+
+/** Parses manifest bytes. Never throws: malformed content yields a problem to report. */
+export function parseManifest(bytes: Uint8Array): ParseResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    return { ok: false, problem: "the manifest is not valid JSON" };
+  }
+  if (!isObject(json)) return { ok: false, problem: "the manifest is not a JSON object" };
+  const declared = typeof json.mediaType === "string" ? json.mediaType : undefined;
+  if (json.schemaVersion === 1) return parseSchema1(json);
+  if (json.schemaVersion !== 2) {
+    return { ok: false, problem: `unsupported schemaVersion ${JSON.stringify(json.schemaVersion)}` };
+  }
+  if (isIndexMediaType(declared) || (declared === undefined && Array.isArray(json.manifests))) {
+    return parseIndex(json, declared ?? MediaType.ociIndex);
+  }
+  if (Array.isArray(json.layers) || isObject(json.config)) {
+    return parseImage(json, declared ?? MediaType.ociManifest);
+  }
+  return { ok: false, problem: `unrecognised manifest (mediaType ${declared ?? "missing"})` };
+}
+
+function parseIndex(json: Record<string, unknown>, mediaType: string): ParseResult {
+  if (!Array.isArray(json.manifests)) return { ok: false, problem: "the index has no manifests list" };
+  const children: ChildDescriptor[] = [];
+  for (const entry of json.manifests) {
+    const digest = isObject(entry) && typeof entry.digest === "string" ? parseDigest(entry.digest) : undefined;
+    if (!digest) return { ok: false, problem: "the index lists an entry without a valid digest" };
+    const child: ChildDescriptor = { digest };
+    if (isObject(entry) && typeof entry.mediaType === "string") child.mediaType = entry.mediaType;
+    const platform = isObject(entry) ? formatPlatform(entry.platform) : undefined;
+    if (platform) child.platform = platform;
+    children.push(child);
+  }
+  return finish(json, { kind: "index", mediaType, children, blobs: [] });
+}
+
+function parseImage(json: Record<string, unknown>, mediaType: string): ParseResult {
+  const blobs: BlobReference[] = [];
+  const entries = [json.config, ...(Array.isArray(json.layers) ? json.layers : [])];
+  for (const entry of entries) {
+    if (entry === undefined) continue;
+    const digest = isObject(entry) && typeof entry.digest === "string" ? parseDigest(entry.digest) : undefined;
+    if (!digest) return { ok: false, problem: "the manifest references a blob without a valid digest" };
+    const size = isObject(entry) && typeof entry.size === "number" && entry.size >= 0 ? entry.size : 0;
+    blobs.push({ digest, size });
+  }
+  return finish(json, { kind: "image", mediaType, children: [], blobs });
+}
+
+function parseSchema1(json: Record<string, unknown>): ParseResult {
+  const blobs: BlobReference[] = [];
+  for (const entry of Array.isArray(json.fsLayers) ? json.fsLayers : []) {
+    const digest = isObject(entry) && typeof entry.blobSum === "string" ? parseDigest(entry.blobSum) : undefined;
+    if (!digest) return { ok: false, problem: "the schema 1 manifest lists a layer without a valid blobSum" };
+    if (!blobs.some((b) => b.digest === digest)) blobs.push({ digest, size: 0 });
+  }
+  const mediaType = Array.isArray(json.signatures) ? MediaType.dockerSchema1Signed : MediaType.dockerSchema1;
+  return { ok: true, manifest: { kind: "schema1", mediaType, children: [], blobs } };
+}
+
+function finish(json: Record<string, unknown>, manifest: ParsedManifest): ParseResult {
+  if (json.subject !== undefined) {
+    const subject = isObject(json.subject) && typeof json.subject.digest === "string"
+      ? parseDigest(json.subject.digest)
+      : undefined;
+    if (!subject) return { ok: false, problem: "the manifest has a subject without a valid digest" };
+    manifest.subject = subject;
+  }
+  if (typeof json.artifactType === "string") manifest.artifactType = json.artifactType;
+  return { ok: true, manifest };
+}
+
+function formatPlatform(platform: unknown): string | undefined {
+  if (!isObject(platform) || typeof platform.os !== "string" || typeof platform.architecture !== "string") {
+    return undefined;
+  }
+  const variant = typeof platform.variant === "string" ? `/${platform.variant}` : "";
+  return `${platform.os}/${platform.architecture}${variant}`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,88 @@
+/**
+ * The data that flows through a cleanup: what the storage holds (snapshot), and what the
+ * plan decides for every manifest, each decision with its reason.
+ */
+import type { Digest } from "./digest.js";
+import type { ParsedManifest } from "./manifest.js";
+import type { RepositoryName } from "./repository-name.js";
+
+/** Something on disk that could not be used, named by its path. Never fatal. */
+export interface StorageWarning {
+  path: string;
+  message: string;
+}
+
+/** One `_manifests/revisions/<alg>/<hex>/link`: a manifest pushed to this repository. */
+export interface Revision {
+  digest: Digest;
+  /** mtime of the revision link file, in ms since the epoch: when it was (last) pushed. */
+  linkedAt: number;
+  /** The parsed manifest blob; absent when it could not be read or parsed (see `problem`). */
+  manifest?: ParsedManifest;
+  /** Size in bytes of the manifest blob, when it could be read. */
+  manifestSize?: number;
+  /** Why the manifest could not be read or parsed. */
+  problem?: string;
+}
+
+/** A tag whose `current/link` exists but does not hold a digest. */
+export interface UnreadableTag {
+  tag: string;
+  path: string;
+  problem: string;
+}
+
+/** The tags of a repository as the storage holds them right now. */
+export interface TagState {
+  /** tag -> digest its `current/link` points at. */
+  tags: Map<string, Digest>;
+  unreadableTags: UnreadableTag[];
+}
+
+/** Everything the plan needs to know about one repository. */
+export interface RepositorySnapshot extends TagState {
+  name: RepositoryName;
+  revisions: Revision[];
+  warnings: StorageWarning[];
+}
+
+/** Why a manifest is kept. */
+export type KeepReason =
+  | { kind: "tagged"; tags: string[] }
+  | { kind: "index-child"; parent: Digest }
+  | { kind: "referrer"; subject: Digest }
+  | { kind: "too-young"; ageMs: number }
+  | { kind: "unreadable"; problem: string }
+  | { kind: "repository-unsafe"; problem: string };
+
+export type KeepReasonKind = KeepReason["kind"];
+
+export interface KeptManifest {
+  digest: Digest;
+  reason: KeepReason;
+}
+
+/** An untagged manifest that nothing kept references: the plan deletes it. */
+export interface Candidate {
+  digest: Digest;
+  mediaType: string;
+  /** ms since the revision link was written. */
+  ageMs: number;
+}
+
+/** The decisions for one repository. Every revision is either kept or a candidate. */
+export interface RepositoryPlan {
+  name: RepositoryName;
+  /** The tags on disk when planned, for the cross-check against the live registry. */
+  tags: Map<string, Digest>;
+  kept: KeptManifest[];
+  candidates: Candidate[];
+  warnings: StorageWarning[];
+}
+
+export interface PlanOptions {
+  /** The current time in ms since the epoch (injected: the core reads no clock). */
+  now: number;
+  /** Manifests whose revision link is younger than this are kept. 0 disables the grace period. */
+  minAgeMs: number;
+}

@@ -1,0 +1,38 @@
+/** What the cleanup needs from GitLab: registry tokens, and a little of the REST API. */
+import type { RepositoryName } from "../core/repository-name.js";
+
+/** Issues registry tokens from GitLab's `/jwt/auth` (GITLAB.md §1). */
+export interface TokenProvider {
+  /**
+   * Checks the credentials once with a token request. Throws AuthError on 401 (never retried:
+   * GitLab bans an address after repeated failed logins).
+   */
+  verifyCredentials(): Promise<void>;
+  /**
+   * Fetches tokens for these repositories in batched requests (many scopes per request) and
+   * returns, per repository, whether the token grants `delete`. Denied actions are dropped
+   * silently by GitLab, so this is read from the JWT's `access` claim.
+   */
+  authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>>;
+  /**
+   * A token valid for `repository:<name>:pull,delete`, from the cache while it has more than a
+   * safety margin left before `exp`. `refresh: true` discards the cached one first (after a 401).
+   */
+  tokenFor(name: RepositoryName, options?: { refresh?: boolean }): Promise<string>;
+  /** How many requests were sent to `/jwt/auth` (for the report and the benchmark). */
+  readonly requestCount: number;
+}
+
+/** The user behind a personal access token. */
+export interface GitLabUser {
+  username: string;
+  isAdmin: boolean;
+}
+
+/** The GitLab REST API, which accepts tokens only (not passwords). */
+export interface GitLabApi {
+  /** The token's user, or undefined when the secret is not an API token (e.g. a password). */
+  currentUser(): Promise<GitLabUser | undefined>;
+  /** True when a project with this full path exists (and is visible to the token). */
+  projectExists(path: string): Promise<boolean>;
+}

@@ -1,0 +1,22 @@
+/** The port through which the cleanup reads registry storage. It never writes. */
+import type { Digest } from "../core/digest.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types.js";
+
+export interface StorageReader {
+  /** The storage root, e.g. /var/opt/gitlab/gitlab-rails/shared/registry. */
+  readonly root: string;
+  /**
+   * Every repository (a directory holding `_manifests`), in sorted order, streamed as found.
+   * Directories whose path breaks the name grammar are reported through `onWarning` and skipped.
+   */
+  listRepositories(onWarning: (warning: StorageWarning) => void): AsyncIterable<RepositoryName>;
+  /** Revisions (with parsed manifests), tags and warnings of one repository. */
+  readRepository(name: RepositoryName): Promise<RepositorySnapshot>;
+  /** Only the tags, re-read right before deleting. */
+  readTags(name: RepositoryName): Promise<TagState>;
+  /** True while the revision link of `digest` exists in the repository. */
+  hasRevision(name: RepositoryName, digest: Digest): Promise<boolean>;
+  /** The exact bytes of a blob (a manifest), for the journal. */
+  readBlob(digest: Digest): Promise<Buffer>;
+}
