@@ -34,12 +34,14 @@ export function explainInvalidName(text: string): string | undefined {
 
 /**
  * The GitLab project paths that may own this repository, longest first. GitLab tries only the
- * three longest prefixes (GITLAB.md §3), the full name included.
+ * three longest prefixes (GITLAB.md §3), the full name included, and never a 1-element prefix:
+ * a project always sits in a namespace (ContainerRegistry::Path#nodes stops at 2), and asking
+ * the API for a bare "123" would find the project with id 123. A 1-element name gets [].
  */
 export function candidateProjectPaths(name: RepositoryName): string[] {
   const parts = name.split("/");
   const paths: string[] = [];
-  for (let length = parts.length; length >= 1 && paths.length < 3; length--) {
+  for (let length = parts.length; length >= 2 && paths.length < 3; length--) {
     paths.push(parts.slice(0, length).join("/"));
   }
   return paths;

@@ -1,0 +1,139 @@
+/**
+ * Flags and environment -> typed options. Pure: every invalid value becomes a UsageError that
+ * names the flag and says what it accepts.
+ */
+import { parseDuration } from "../core/duration.js";
+import { UsageError } from "../core/errors.js";
+
+/** The defaults of the original Python tool, kept for drop-in compatibility. */
+export const DEFAULT_REGISTRY_PATH = "/var/opt/gitlab/gitlab-rails/shared/registry";
+export const DEFAULT_USER = "root";
+export const DEFAULT_REGISTRY_CONFIG = "/var/opt/gitlab/registry/config.yml";
+export const DEFAULT_MIN_AGE = "24h";
+export const DEFAULT_CONCURRENCY = 8;
+export const MAX_CONCURRENCY = 64;
+
+/** What commander hands over (strings as typed, booleans for switches). */
+export interface RawOptions {
+  gitlabServer?: string;
+  registryServer?: string;
+  registryPath?: string;
+  credentialsFile?: string;
+  user?: string;
+  password?: string;
+  dryRun?: boolean;
+  insecure?: boolean;
+  minAge?: string;
+  concurrency?: string;
+  yes?: boolean;
+  registryConfig?: string;
+  caCert?: string;
+  journal?: string;
+  json?: boolean;
+}
+
+/** Options after validation. */
+export interface ResolvedOptions {
+  gitlabUrl: URL;
+  registryUrl: URL;
+  registryPath: string;
+  credentialsFile?: string;
+  user: string;
+  /** Given with --password (visible in the process list: a warning is printed). */
+  password?: string;
+  dryRun: boolean;
+  insecure: boolean;
+  minAgeMs: number;
+  concurrency: number;
+  yes: boolean;
+  registryConfig: string;
+  caCert?: string;
+  journal?: string;
+  json: boolean;
+}
+
+/** Validates raw flags. Throws UsageError on the first invalid one. */
+export function resolveOptions(raw: RawOptions): ResolvedOptions {
+  const insecure = raw.insecure === true;
+  const resolved: ResolvedOptions = {
+    gitlabUrl: parseServer(raw.gitlabServer, "-g/--gitlab-server", insecure),
+    registryUrl: parseServer(raw.registryServer, "-r/--registry-server", insecure),
+    registryPath: nonEmpty(raw.registryPath, "-p/--registry-path") ?? DEFAULT_REGISTRY_PATH,
+    user: nonEmpty(raw.user, "-u/--user") ?? DEFAULT_USER,
+    dryRun: raw.dryRun === true,
+    insecure,
+    minAgeMs: parseMinAge(raw.minAge ?? DEFAULT_MIN_AGE),
+    concurrency: parseConcurrency(raw.concurrency),
+    yes: raw.yes === true,
+    registryConfig: nonEmpty(raw.registryConfig, "--registry-config") ?? DEFAULT_REGISTRY_CONFIG,
+    json: raw.json === true,
+  };
+  const credentialsFile = nonEmpty(raw.credentialsFile, "-c/--credentials-file");
+  if (credentialsFile !== undefined) resolved.credentialsFile = credentialsFile;
+  if (raw.password !== undefined) resolved.password = raw.password;
+  const caCert = nonEmpty(raw.caCert, "--ca-cert");
+  if (caCert !== undefined) resolved.caCert = caCert;
+  const journal = nonEmpty(raw.journal, "--journal");
+  if (journal !== undefined) resolved.journal = journal;
+  return resolved;
+}
+
+/**
+ * A hostname (`gitlab.example.com`, `host:8443`) or a URL. HTTPS unless the URL says `http://`,
+ * which sends credentials in clear text and so needs -k/--insecure.
+ */
+export function parseServer(value: string | undefined, flag: string, insecure: boolean): URL {
+  const text = value?.trim();
+  if (!text) throw new UsageError(`Missing ${flag}: give the server's hostname or URL, e.g. ${example(flag)}.`);
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`Invalid ${flag} "${text}": expected a hostname or an http(s) URL, e.g. ${example(flag)}.`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`Invalid ${flag} "${text}": only https:// and http:// are supported.`);
+  }
+  if (url.username || url.password) {
+    throw new UsageError(`Invalid ${flag}: do not put credentials in the URL; use -u and -c instead.`);
+  }
+  if (url.search || url.hash) {
+    throw new UsageError(`Invalid ${flag} "${text}": the URL must not have a query or fragment.`);
+  }
+  if (url.protocol === "http:" && !insecure) {
+    throw new UsageError(
+      `${flag} ${url.origin} uses plain http://, which sends the password unencrypted. ` +
+        "Add -k/--insecure to allow it, or use https://.",
+    );
+  }
+  url.pathname = url.pathname.replace(/\/+$/, "");
+  return url;
+}
+
+function example(flag: string): string {
+  return flag.startsWith("-g") ? "gitlab.example.com" : "registry.example.com";
+}
+
+function parseMinAge(text: string): number {
+  const ms = parseDuration(text.trim());
+  if (ms === undefined) {
+    throw new UsageError(`Invalid --min-age "${text}": use a duration like 24h, 30m, 7d or 1h30m (0 disables).`);
+  }
+  return ms;
+}
+
+function parseConcurrency(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CONCURRENCY;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
+    throw new UsageError(`Invalid --concurrency "${text}": use a whole number from 1 to ${MAX_CONCURRENCY}.`);
+  }
+  return value;
+}
+
+function nonEmpty(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === "") throw new UsageError(`${flag} is empty: give a value or leave the flag out.`);
+  return value;
+}

@@ -1,0 +1,57 @@
+/** The command-line definition: flags, defaults, help. Wiring happens in main.ts. */
+import { Command, Option } from "commander";
+import { PASSWORD_ENV } from "./credentials.js";
+import {
+  DEFAULT_CONCURRENCY, DEFAULT_MIN_AGE, DEFAULT_REGISTRY_CONFIG, DEFAULT_REGISTRY_PATH, DEFAULT_USER,
+  MAX_CONCURRENCY, type RawOptions,
+} from "./options.js";
+
+const HELP_AFTER = `
+Examples:
+  Dry run on an omnibus server (reads the storage, so it needs root):
+    sudo npx gitlab-registry-cleanup -g gitlab.example.com -r registry.example.com -n
+  From cron, with a credentials file (line 1: username, line 2: password or token; chmod 600):
+    gitlab-registry-cleanup -g gitlab.example.com -r registry.example.com -c /root/.registry-cleanup
+  Then free the space (without -m: -m would also delete untagged manifests this tool kept):
+    sudo gitlab-ctl registry-garbage-collect
+
+Password or token, in this order: -c file, --password, $${PASSWORD_ENV},
+a prompt on a terminal, else the first line of standard input.
+
+Exit codes:
+  0    done (also when nothing needed deleting, or repositories were only reported)
+  1    some deletions failed, or the registry has deletes disabled
+  2    usage or input error
+  3    refused by a safety check (metadata database, storage driver)
+  4    authentication failed, or no permission to delete in any repository
+  130  interrupted
+`;
+
+/** Builds the program. `run` receives the raw options of the cleanup command. */
+export function buildProgram(version: string, run: (raw: RawOptions) => Promise<void>): Command {
+  const program = new Command("gitlab-registry-cleanup")
+    .description(
+      "Delete untagged, unreferenced manifests from a self-managed GitLab container registry, so that\n" +
+        "`gitlab-ctl registry-garbage-collect` can free their layers.",
+    )
+    .version(version, "-V, --version", "print the version and exit")
+    .helpOption("-h, --help", "show this help")
+    .option("-g, --gitlab-server <host>", "GitLab hostname or URL, e.g. gitlab.example.com")
+    .option("-r, --registry-server <host>", "registry hostname or URL, e.g. registry.example.com")
+    .option("-p, --registry-path <path>", "registry storage root", DEFAULT_REGISTRY_PATH)
+    .option("-c, --credentials-file <file>", "file with the username (line 1) and password or token (line 2)")
+    .option("-u, --user <name>", "GitLab username", DEFAULT_USER)
+    .addOption(new Option("--password <secret>", "password or token (visible in the process list; prefer -c)"))
+    .option("-n, --dry-run", "show what would be deleted, delete nothing")
+    .option("-k, --insecure", "allow http:// URLs and skip TLS certificate verification")
+    .option("--min-age <duration>", "keep untagged manifests younger than this (0 disables)", DEFAULT_MIN_AGE)
+    .option("--concurrency <n>", `requests in flight (1-${MAX_CONCURRENCY})`, String(DEFAULT_CONCURRENCY))
+    .option("-y, --yes", "do not ask for confirmation on a terminal")
+    .option("--registry-config <path>", "registry config.yml, checked for the metadata database", DEFAULT_REGISTRY_CONFIG)
+    .option("--ca-cert <file>", "PEM file with the CA that signed the GitLab and registry certificates")
+    .option("--journal <path>", "where to record deleted manifests for restore (default: see README)")
+    .addHelpText("after", HELP_AFTER)
+    .showHelpAfterError("(run with --help for usage)")
+    .action(async (raw: RawOptions) => run(raw));
+  return program;
+}

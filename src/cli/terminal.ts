@@ -1,0 +1,44 @@
+/** The process-facing side of the CLI: stdin, prompts, file modes. Kept out of the pure modules. */
+import { readFile, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { confirm, password } from "@inquirer/prompts";
+import type { CredentialInputs } from "./credentials.js";
+
+/** Credential inputs backed by the real process. */
+export function processCredentialInputs(warn: (message: string) => void): CredentialInputs {
+  return {
+    readFile: (path) => readFile(path, "utf8"),
+    fileMode: async (path) => (await stat(path).catch(() => undefined))?.mode,
+    env: process.env,
+    stdinIsTTY: process.stdin.isTTY === true,
+    prompt: (message) => password({ message, mask: "*" }),
+    readStdinLine,
+    warn,
+  };
+}
+
+/** Asks yes/no on the terminal; the default is no, so a stray Enter deletes nothing. */
+export function askToConfirm(message: string): Promise<boolean> {
+  return confirm({ message, default: false });
+}
+
+/** True when a person is at the terminal: both stdin and stdout are TTYs. */
+export function isInteractive(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+function readStdinLine(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin, terminal: false });
+    let answered = false;
+    lines.once("line", (line) => {
+      answered = true;
+      lines.close();
+      process.stdin.pause();
+      resolve(line);
+    });
+    lines.once("close", () => {
+      if (!answered) resolve(undefined);
+    });
+  });
+}

@@ -1,0 +1,85 @@
+/** What a run did, as data: the CLI renders it as text or JSON. */
+import type { Digest } from "./digest.js";
+import type { RepositoryName } from "./repository-name.js";
+import type { KeepReasonKind } from "./types.js";
+
+/** Why a repository with candidates was not cleaned. */
+export type SkipReason =
+  /** GitLab knows no project for it (deleted, renamed, or nested too deep): no token can delete. */
+  | "orphan"
+  /** The credentials may not delete there (Maintainer role or admin needed). */
+  | "no-permission"
+  /** The live registry's tags differ from the storage: -p may not be this registry's storage. */
+  | "tags-mismatch"
+  /** The registry refused to list its tags, so the cross-check could not be made. */
+  | "cross-check-failed"
+  /** Something else went wrong there (a read error on disk, say); the other repositories went on. */
+  | "error";
+
+export interface SkippedRepository {
+  name: RepositoryName;
+  reason: SkipReason;
+  detail: string;
+  /** Manifests that would have been deleted there. */
+  candidates: number;
+}
+
+export type OutcomeKind =
+  | "deleted"
+  | "would-delete"
+  | "already-gone"
+  /** PROTECTED_MANIFEST: tag protection or immutability rules forbid it. */
+  | "protected"
+  /** Tagged or referenced again when re-checked right before deleting. */
+  | "kept-on-recheck"
+  | "failed";
+
+/** What happened to one candidate. */
+export interface ManifestOutcome {
+  repository: RepositoryName;
+  digest: Digest;
+  kind: OutcomeKind;
+  detail?: string;
+}
+
+export interface CleanupReport {
+  dryRun: boolean;
+  /** Repositories and manifests found on disk. */
+  repositories: number;
+  manifests: number;
+  /** Tags found on disk (the tagged manifests are counted in `kept.tagged`). */
+  tags: number;
+  /** Kept manifests by reason. */
+  kept: Record<KeepReasonKind, number>;
+  /** Untagged, unreferenced manifests the plan found. */
+  candidates: number;
+  outcomes: Record<OutcomeKind, number>;
+  skipped: SkippedRepository[];
+  warnings: number;
+  /** Requests sent to GitLab's /jwt/auth. */
+  tokenRequests: number;
+  journalPath?: string;
+  /** Set when the run stopped before the end (e.g. deletes disabled). */
+  stoppedBecause?: string;
+  interrupted: boolean;
+  /** The admin answered no at the confirmation. */
+  cancelled: boolean;
+}
+
+/** A report with every count at zero. */
+export function emptyReport(dryRun: boolean): CleanupReport {
+  return {
+    dryRun,
+    repositories: 0,
+    manifests: 0,
+    tags: 0,
+    kept: { tagged: 0, "index-child": 0, referrer: 0, "too-young": 0, unreadable: 0, "repository-unsafe": 0 },
+    candidates: 0,
+    outcomes: { deleted: 0, "would-delete": 0, "already-gone": 0, protected: 0, "kept-on-recheck": 0, failed: 0 },
+    skipped: [],
+    warnings: 0,
+    tokenRequests: 0,
+    interrupted: false,
+    cancelled: false,
+  };
+}

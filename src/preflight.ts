@@ -1,0 +1,22 @@
+/**
+ * The checks that must pass before the storage is scanned or GitLab is asked anything:
+ * a readable registry storage root, and no metadata database (GITLAB.md §7).
+ */
+import { decideDatabaseGuard } from "./core/database-guard.js";
+import { SafetyRefusal } from "./core/errors.js";
+import { readLockfiles, readRegistryConfig } from "./storage/registry-config.js";
+import { checkStorageRoot } from "./storage/storage-root.js";
+
+/** Builds the preflight for a storage root and a registry config path. Throws when refused. */
+export function buildPreflight(root: string, registryConfigPath: string): () => Promise<void> {
+  return async () => {
+    await checkStorageRoot(root);
+    const [locks, read] = await Promise.all([readLockfiles(root), readRegistryConfig(registryConfigPath)]);
+    const decision = decideDatabaseGuard({
+      ...locks,
+      ...(read.config ? { config: read.config } : {}),
+      ...(read.problem ? { configProblem: read.problem } : {}),
+    });
+    if (!decision.ok) throw new SafetyRefusal(`${decision.reason} Nothing was deleted.`);
+  };
+}

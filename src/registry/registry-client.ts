@@ -1,0 +1,260 @@
+/**
+ * The registry's HTTP API (`/v2`) over undici: tags, manifest GET/HEAD/DELETE/PUT, and the
+ * authenticated ping. Tokens come from the TokenProvider; a 401 earns exactly one refresh.
+ */
+import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import { request, type Dispatcher } from "undici";
+import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
+import { MANIFEST_ACCEPT } from "../core/media-types.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { TokenProvider } from "../gitlab/ports.js";
+import { bearerAuthorization, displayUrl, headerValue, nextLinkTarget, readBody } from "./http.js";
+import type { DeleteOutcome, FetchedManifest, RegistryApi, RegistryFacts } from "./ports.js";
+import {
+  DeletesDisabledError, RegistryError, describeManifest, errorFromNetwork, errorFromReply, parseRegistryErrors,
+} from "./registry-error.js";
+import { RETRYABLE_STATUSES, withRetry, type RetryPolicy } from "./retry.js";
+
+export interface RegistryClientOptions {
+  /** Where the registry serves `/v2/`, e.g. `https://registry.example.com` or `http://127.0.0.1:5000`. */
+  baseUrl: URL;
+  tokens: TokenProvider;
+  /** The run's one dispatcher (registry/http.ts createDispatcher). */
+  dispatcher: Dispatcher;
+  retry?: RetryPolicy;
+  /** Aborts requests in flight and waits between retries (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** What HEAD says about a manifest. */
+export interface ManifestHead {
+  mediaType: string;
+  size: number;
+}
+
+interface Call {
+  method: "GET" | "HEAD" | "DELETE" | "PUT";
+  url: URL;
+  operation: string;
+  name: RepositoryName;
+  digest?: Digest;
+  headers?: Record<string, string>;
+  body?: Buffer;
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Manifests are at most 4 MB in distribution; a page of 1000 tags is far smaller. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const TAGS_PAGE_SIZE = 1000;
+const GONE_CODES = new Set(["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
+
+/** The RegistryApi over HTTP. One instance serves the whole run and every repository. */
+export class RegistryClient implements RegistryApi {
+  readonly #base: URL;
+  readonly #options: RegistryClientOptions;
+
+  constructor(options: RegistryClientOptions) {
+    this.#options = options;
+    const href = options.baseUrl.href;
+    this.#base = new URL(href.endsWith("/") ? href : `${href}/`);
+  }
+
+  /** Authenticated `GET /v2/`, reading whether GitLab's registry keeps metadata in a database. */
+  async ping(name: RepositoryName): Promise<RegistryFacts> {
+    const url = new URL("v2/", this.#base);
+    const call: Call = { method: "GET", url, name, operation: `checking the registry at ${displayUrl(url)}` };
+    const reply = await this.#call(call);
+    if (reply.status !== 200) throw this.#failure(call, reply);
+    const header = headerValue(reply.headers, "gitlab-container-registry-database-enabled")?.trim().toLowerCase();
+    return header === "true" || header === "false" ? { databaseEnabled: header === "true" } : {};
+  }
+
+  /** Every tag, following `Link: <…>; rel="next"` pages; `"tags": null` is an empty list. */
+  async listTags(name: RepositoryName): Promise<string[]> {
+    const operation = `listing the tags of ${name}`;
+    const tags: string[] = [];
+    const visited = new Set<string>();
+    let url: URL | undefined = new URL(`v2/${name}/tags/list?n=${TAGS_PAGE_SIZE}`, this.#base);
+    while (url) {
+      if (visited.has(url.href)) {
+        throw new RegistryError({ operation, repository: name, message: "the registry's pagination repeats a page" });
+      }
+      visited.add(url.href);
+      const call: Call = { method: "GET", url, name, operation, headers: { accept: "application/json" } };
+      const reply = await this.#call(call);
+      if (reply.status !== 200) throw this.#failure(call, reply);
+      tags.push(...parseTagPage(reply.body, call));
+      url = this.#nextPage(reply, call);
+    }
+    return tags;
+  }
+
+  /** 202 deleted; 404 MANIFEST_UNKNOWN already gone; 405 DeletesDisabledError; PROTECTED_MANIFEST skipped. */
+  async deleteManifest(name: RepositoryName, digest: Digest): Promise<DeleteOutcome> {
+    const call = this.#manifestCall("DELETE", name, digest, "deleting");
+    const reply = await this.#call(call);
+    if (reply.status >= 200 && reply.status < 300) return { kind: "deleted" };
+    const entries = parseRegistryErrors(reply.body);
+    // A 404 without a registry code may come from a misrouted proxy: that is no proof of absence.
+    if (reply.status === 404 && entries.some((entry) => GONE_CODES.has(entry.code))) return { kind: "already-gone" };
+    const protectedEntry = protectionOf(reply);
+    if (protectedEntry) return { kind: "protected", message: protectedEntry.message || "protected manifest" };
+    if (reply.status === 405) {
+      const first = entries[0];
+      throw new DeletesDisabledError({
+        operation: call.operation, status: 405, repository: name, digest,
+        ...(first ? { code: first.code, message: [first.code, first.message].filter(Boolean).join(": ") } : {}),
+      });
+    }
+    throw this.#failure(call, reply);
+  }
+
+  /** The manifest's bytes as stored (checked against the digest), or undefined on 404. */
+  async getManifest(name: RepositoryName, digest: Digest): Promise<FetchedManifest | undefined> {
+    const call = this.#manifestCall("GET", name, digest, "reading manifest", { accept: MANIFEST_ACCEPT });
+    const reply = await this.#call(call);
+    if (reply.status === 404) return undefined;
+    if (reply.status !== 200) throw this.#failure(call, reply);
+    // Never hand on bytes that are not the manifest asked for (a proxy's error page, a mix-up).
+    const hex = createHash(digestAlgorithm(digest)).update(reply.body).digest("hex");
+    if (hex !== digestHex(digest)) {
+      const message = `the registry served content of digest ${digestAlgorithm(digest)}:${hex}`;
+      throw new RegistryError({ operation: call.operation, repository: name, digest, message });
+    }
+    return { bytes: reply.body, mediaType: mediaTypeOf(reply) ?? mediaTypeInside(reply.body) };
+  }
+
+  /** HEAD of a manifest: its media type and size, or undefined on 404. Not part of RegistryApi. */
+  async headManifest(name: RepositoryName, digest: Digest): Promise<ManifestHead | undefined> {
+    const call = this.#manifestCall("HEAD", name, digest, "checking manifest", { accept: MANIFEST_ACCEPT });
+    const reply = await this.#call(call);
+    if (reply.status === 404) return undefined;
+    if (reply.status !== 200) throw this.#failure(call, reply);
+    const size = Number(headerValue(reply.headers, "content-length") ?? Number.NaN);
+    return { mediaType: mediaTypeOf(reply) ?? "", size: Number.isFinite(size) ? size : 0 };
+  }
+
+  /**
+   * Uploads a manifest by digest (restore). Needs `push`, which the tokens this tool asks for
+   * (`pull,delete`) do not grant: expect a RegistryError with insufficient_scope until they do.
+   */
+  async putManifest(name: RepositoryName, digest: Digest, manifest: FetchedManifest): Promise<void> {
+    const headers = { "content-type": manifest.mediaType };
+    const call = { ...this.#manifestCall("PUT", name, digest, "uploading manifest", headers), body: manifest.bytes };
+    const reply = await this.#call(call);
+    if (reply.status < 200 || reply.status >= 300) throw this.#failure(call, reply);
+    const stored = headerValue(reply.headers, "docker-content-digest");
+    if (stored !== undefined && stored !== digest) {
+      throw new RegistryError({
+        operation: call.operation, repository: name, digest, message: `the registry stored it as ${stored}`,
+      });
+    }
+  }
+
+  #manifestCall(
+    method: Call["method"], name: RepositoryName, digest: Digest, verb: string, headers?: Record<string, string>,
+  ): Call {
+    const url = new URL(`v2/${name}/manifests/${digest}`, this.#base);
+    return { method, url, name, digest, operation: describeManifest(verb, name, digest), ...(headers ? { headers } : {}) };
+  }
+
+  /** Sends with retries; on a 401 (other than PROTECTED_MANIFEST) asks for a fresh token once and repeats. */
+  #call(call: Call): Promise<Reply> {
+    const { tokens, signal, retry } = this.#options;
+    return withRetry(async () => {
+      let reply = await this.#exchange(call, await tokens.tokenFor(call.name));
+      if (reply.status === 401 && !protectionOf(reply)) {
+        reply = await this.#exchange(call, await tokens.tokenFor(call.name, { refresh: true }));
+      }
+      if (RETRYABLE_STATUSES.has(reply.status)) throw this.#failure(call, reply);
+      return reply;
+    }, { ...retry, ...(signal ? { signal } : {}) });
+  }
+
+  async #exchange(call: Call, token: string): Promise<Reply> {
+    const { dispatcher, signal } = this.#options;
+    try {
+      const response = await request(call.url, {
+        dispatcher,
+        method: call.method,
+        headers: { ...call.headers, authorization: bearerAuthorization(token) },
+        ...(call.body ? { body: call.body } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      // Read every body, even of errors: undici reuses a connection only once its body is consumed.
+      const body = await readBody(response.body, MAX_BODY_BYTES);
+      return { status: response.statusCode, headers: response.headers, body };
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw errorFromNetwork(call.operation, error, about(call));
+    }
+  }
+
+  #failure(call: Call, reply: Reply): RegistryError {
+    const wwwAuthenticate = headerValue(reply.headers, "www-authenticate");
+    const retryAfter = headerValue(reply.headers, "retry-after");
+    return errorFromReply(call.operation, {
+      status: reply.status,
+      body: reply.body,
+      ...(wwwAuthenticate !== undefined ? { wwwAuthenticate } : {}),
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    }, about(call));
+  }
+
+  /** The next page from the `Link` header, resolved against the base URL and kept on its origin. */
+  #nextPage(reply: Reply, call: Call): URL | undefined {
+    const target = nextLinkTarget(headerValue(reply.headers, "link"));
+    if (target === undefined) return undefined;
+    const url = new URL(target, this.#base);
+    if (url.origin !== this.#base.origin) {
+      // The bearer token must never travel to another host.
+      throw new RegistryError({
+        operation: call.operation, repository: call.name, message: `the next page is on another host (${url.origin})`,
+      });
+    }
+    return url;
+  }
+}
+
+function about(call: Call): { repository: RepositoryName; digest?: Digest } {
+  return { repository: call.name, ...(call.digest ? { digest: call.digest } : {}) };
+}
+
+/** The PROTECTED_MANIFEST entry of a 401/403 (GitLab tag protection or immutability), if any. */
+function protectionOf(reply: Reply): { code: string; message: string } | undefined {
+  if (reply.status !== 401 && reply.status !== 403) return undefined;
+  return parseRegistryErrors(reply.body).find((entry) => entry.code === "PROTECTED_MANIFEST");
+}
+
+function parseTagPage(body: Buffer, call: Call): string[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    json = undefined;
+  }
+  const tags = (json as { tags?: unknown } | undefined)?.tags;
+  if (tags === null) return [];
+  if (Array.isArray(tags) && tags.every((tag) => typeof tag === "string")) return tags;
+  throw new RegistryError({ operation: call.operation, repository: call.name, message: "the registry's answer has no tags list" });
+}
+
+function mediaTypeOf(reply: Reply): string | undefined {
+  return headerValue(reply.headers, "content-type")?.split(";")[0]?.trim() || undefined;
+}
+
+/** The manifest's own `mediaType` field, for registries that omit Content-Type. */
+function mediaTypeInside(bytes: Buffer): string {
+  try {
+    const mediaType = (JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown }).mediaType;
+    return typeof mediaType === "string" ? mediaType : "application/octet-stream";
+  } catch {
+    return "application/octet-stream";
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * StorageReader over the distribution registry's filesystem driver layout (GITLAB.md §4).
+ * Read-only by construction: it only lists, stats and reads (see storage-fs.ts).
+ */
+import type { Digest } from "../core/digest.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types.js";
+import { blobDataPath, revisionLinkPath } from "./layout.js";
+import { type ReadContext, readRevisions } from "./revisions.js";
+import { type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
+import type { StorageReader } from "./storage-reader.js";
+import { readTagState, tagWarnings } from "./tags.js";
+import { walkRepositories } from "./walk.js";
+
+/** Options of {@link FilesystemStorageReader}. */
+export interface FilesystemReaderOptions {
+  /**
+   * Files read in flight per call (and sibling directories read ahead while listing).
+   * Default 32: enough to keep a disk busy without exhausting file descriptors when the
+   * cleanup reads several repositories at once.
+   */
+  concurrency?: number;
+  /** Filesystem access; tests inject failures here. Defaults to the real, read-only one. */
+  fs?: StorageFs;
+}
+
+/** Default number of reads in flight per call. */
+export const DEFAULT_READ_CONCURRENCY = 32;
+
+/**
+ * Reads a registry storage root. Whole-root problems (missing, not a registry, permission denied)
+ * are the job of `checkStorageRoot`; this reader turns everything below into warnings.
+ */
+export class FilesystemStorageReader implements StorageReader {
+  private readonly context: ReadContext;
+
+  constructor(
+    readonly root: string,
+    options: FilesystemReaderOptions = {},
+  ) {
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_READ_CONCURRENCY));
+    this.context = { root, fs: options.fs ?? nodeStorageFs, concurrency };
+  }
+
+  /** Streams repository names in string order as directories are walked. */
+  listRepositories(onWarning: (warning: StorageWarning) => void): AsyncIterable<RepositoryName> {
+    return walkRepositories(this.root, this.context.fs, this.context.concurrency, onWarning);
+  }
+
+  /** Revisions (sorted by digest, each manifest blob read once), tags (sorted) and warnings. */
+  async readRepository(name: RepositoryName): Promise<RepositorySnapshot> {
+    const [scan, tags] = await Promise.all([readRevisions(this.context, name), readTagState(this.context, name)]);
+    return {
+      name,
+      revisions: scan.revisions,
+      tags: tags.tags,
+      unreadableTags: tags.unreadableTags,
+      warnings: [...scan.warnings, ...tagWarnings(name, tags.unreadableTags)],
+    };
+  }
+
+  /** The tags as they are now; an unlistable tags directory yields an unreadable tag `*`. */
+  readTags(name: RepositoryName): Promise<TagState> {
+    return readTagState(this.context, name);
+  }
+
+  /**
+   * True while the revision link exists. Its content is not judged here: the registry decides
+   * what a DELETE does. Throws (with the path) when existence cannot be determined.
+   */
+  async hasRevision(name: RepositoryName, digest: Digest): Promise<boolean> {
+    const path = revisionLinkPath(this.root, name, digest);
+    try {
+      await this.context.fs.stat(path);
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
+    }
+  }
+
+  /** The exact bytes of a blob. Throws an error naming the digest and path when unreadable. */
+  async readBlob(digest: Digest): Promise<Buffer> {
+    const path = blobDataPath(this.root, digest);
+    try {
+      return await this.context.fs.readFile(path);
+    } catch (error) {
+      throw new Error(`Could not read blob ${digest} from ${path}: ${describeFsError(error)}.`, { cause: error });
+    }
+  }
+}

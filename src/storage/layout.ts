@@ -1,0 +1,58 @@
+/**
+ * Paths of the distribution registry's filesystem layout (GITLAB.md §4). Pure path arithmetic,
+ * shared by the reader, the test tree builder and the benchmark generator so they cannot drift.
+ */
+import { join } from "node:path";
+import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
+
+/** The lockfiles GitLab's registry writes to say which metadata store it uses (GITLAB.md §7). */
+export type LockfileName = "database-in-use" | "filesystem-in-use";
+
+/** `<root>/docker/registry/v2`, relative path elements, for checks that walk down to it. */
+export const V2_PATH_ELEMENTS = ["docker", "registry", "v2"] as const;
+
+/** `<root>/docker/registry/v2/repositories`: the parent of every repository directory. */
+export function repositoriesDir(root: string): string {
+  return join(root, ...V2_PATH_ELEMENTS, "repositories");
+}
+
+/** The directory of one repository; `name` uses `/` separators, e.g. `group/project/image`. */
+export function repositoryDir(root: string, name: string): string {
+  return join(repositoriesDir(root), ...name.split("/"));
+}
+
+/** `<repo>/_manifests/revisions`, holding `<alg>/<hex>/link` per pushed manifest. */
+export function revisionsDir(root: string, name: string): string {
+  return join(repositoryDir(root, name), "_manifests", "revisions");
+}
+
+/** The revision link of `digest` in repository `name`. */
+export function revisionLinkPath(root: string, name: string, digest: Digest): string {
+  return join(revisionsDir(root, name), digestAlgorithm(digest), digestHex(digest), "link");
+}
+
+/** `<repo>/_manifests/tags`, holding one directory per tag. */
+export function tagsDir(root: string, name: string): string {
+  return join(repositoryDir(root, name), "_manifests", "tags");
+}
+
+/** `tags/<tag>/current/link`: the only file that makes a manifest tagged. */
+export function tagCurrentLinkPath(root: string, name: string, tag: string): string {
+  return join(tagsDir(root, name), tag, "current", "link");
+}
+
+/** `tags/<tag>/index/<alg>/<hex>/link`: tag history, never read by the cleanup. */
+export function tagIndexLinkPath(root: string, name: string, tag: string, digest: Digest): string {
+  return join(tagsDir(root, name), tag, "index", digestAlgorithm(digest), digestHex(digest), "link");
+}
+
+/** `<root>/docker/registry/v2/blobs/<alg>/<first 2 hex>/<hex>/data`: the content of a blob. */
+export function blobDataPath(root: string, digest: Digest): string {
+  const hex = digestHex(digest);
+  return join(root, ...V2_PATH_ELEMENTS, "blobs", digestAlgorithm(digest), hex.slice(0, 2), hex, "data");
+}
+
+/** `<root>/docker/registry/lockfiles/<name>` (GitLab registry only). */
+export function lockfilePath(root: string, name: LockfileName): string {
+  return join(root, "docker", "registry", "lockfiles", name);
+}

@@ -1,0 +1,108 @@
+/** Reading `_manifests/revisions` of one repository, with each manifest blob read once. */
+import { join } from "node:path";
+import { type Digest, digestFromParts } from "../core/digest.js";
+import { parseManifest } from "../core/manifest.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { Revision, StorageWarning } from "../core/types.js";
+import { blobDataPath, revisionsDir } from "./layout.js";
+import { readLinkFile } from "./link-file.js";
+import { mapLimit } from "./map-limit.js";
+import { type StorageFs, describeFsError, isMissing } from "./storage-fs.js";
+
+/** What the reader functions share: where, how, and how many reads in flight. */
+export interface ReadContext {
+  root: string;
+  fs: StorageFs;
+  concurrency: number;
+}
+
+/** Revisions of one repository, sorted by digest, and what was skipped. */
+export interface RevisionScan {
+  revisions: Revision[];
+  warnings: StorageWarning[];
+}
+
+// The algorithms digest.ts accepts; other directories cannot hold revisions the registry serves.
+const ALGORITHMS = new Set(["sha256", "sha512"]);
+
+type Found = { digest: Digest; linkPath: string };
+type Outcome = { revision?: Revision; warnings: StorageWarning[] };
+
+/** Reads every live revision link of `name` and parses the manifest blob it names. */
+export async function readRevisions(context: ReadContext, name: RepositoryName): Promise<RevisionScan> {
+  const warnings: StorageWarning[] = [];
+  const found = await findRevisionLinks(context, name, warnings);
+  const outcomes = await mapLimit(found, context.concurrency, (item) => readRevision(context, name, item));
+  const revisions: Revision[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.revision) revisions.push(outcome.revision);
+    warnings.push(...outcome.warnings);
+  }
+  return { revisions, warnings };
+}
+
+/** Lists `<alg>/<hex>` directories; their link files are read later, concurrently. */
+async function findRevisionLinks(context: ReadContext, name: RepositoryName, warnings: StorageWarning[]): Promise<Found[]> {
+  const base = revisionsDir(context.root, name);
+  const found: Found[] = [];
+  for (const algorithm of await listNames(context, base, warnings)) {
+    const algorithmDir = join(base, algorithm);
+    if (!ALGORITHMS.has(algorithm)) {
+      warnings.push({ path: algorithmDir, message: `Unknown digest algorithm directory "${algorithm}" in ${name}; skipped.` });
+      continue;
+    }
+    for (const hex of await listNames(context, algorithmDir, warnings)) {
+      const digest = digestFromParts(algorithm, hex);
+      if (!digest) {
+        warnings.push({ path: join(algorithmDir, hex), message: `"${hex}" is not a ${algorithm} digest; this entry of ${name} was skipped.` });
+        continue;
+      }
+      found.push({ digest, linkPath: join(algorithmDir, hex, "link") });
+    }
+  }
+  return found.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+}
+
+async function listNames(context: ReadContext, dir: string, warnings: StorageWarning[]): Promise<string[]> {
+  try {
+    return (await context.fs.listDir(dir)).map((entry) => entry.name).sort();
+  } catch (error) {
+    if (!isMissing(error)) {
+      warnings.push({ path: dir, message: `This directory could not be listed: ${describeFsError(error)}; the revisions in it were not read.` });
+    }
+    return [];
+  }
+}
+
+async function readRevision(context: ReadContext, name: RepositoryName, found: Found): Promise<Outcome> {
+  const link = await readLinkFile(context.fs, found.linkPath, { expected: found.digest, withMtime: true });
+  // No link file: the revision was deleted through the API (an empty `<hex>/` stays behind).
+  if (link.kind === "missing") return { warnings: [] };
+  if (link.kind === "bad") {
+    const message = `The revision link file ${link.problem}; revision ${found.digest} of ${name} was skipped.`;
+    return { warnings: [{ path: found.linkPath, message }] };
+  }
+  const revision: Revision = { digest: found.digest, linkedAt: link.mtimeMs ?? 0 };
+  const blobPath = blobDataPath(context.root, found.digest);
+  let bytes: Buffer;
+  try {
+    bytes = await context.fs.readFile(blobPath);
+  } catch (error) {
+    revision.problem = isMissing(error)
+      ? `its manifest blob ${blobPath} is missing`
+      : `its manifest blob ${blobPath} could not be read: ${describeFsError(error)}`;
+    return { revision, warnings: [manifestWarning(name, revision, blobPath)] };
+  }
+  revision.manifestSize = bytes.length;
+  const parsed = parseManifest(bytes);
+  if (!parsed.ok) {
+    revision.problem = `its manifest blob ${blobPath} could not be parsed: ${parsed.problem}`;
+    return { revision, warnings: [manifestWarning(name, revision, blobPath)] };
+  }
+  revision.manifest = parsed.manifest;
+  return { revision, warnings: [] };
+}
+
+function manifestWarning(name: RepositoryName, revision: Revision, blobPath: string): StorageWarning {
+  return { path: blobPath, message: `Manifest ${revision.digest} of ${name}: ${revision.problem}.` };
+}

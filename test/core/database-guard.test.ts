@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { type DatabaseEvidence, type DatabaseSetting, decideDatabaseGuard } from "../../src/core/database-guard.js";
+
+const none: DatabaseEvidence = { databaseInUseLock: false, filesystemInUseLock: false };
+const config = (databaseEnabled: DatabaseSetting, storageDriver = "filesystem") => ({ databaseEnabled, storageDriver });
+
+describe("decideDatabaseGuard refuses", () => {
+  it.each<[string, DatabaseEvidence, RegExp]>([
+    ["database-in-use exists", { ...none, databaseInUseLock: true }, /database-in-use exists/],
+    ["database-in-use exists even with filesystem-in-use", { databaseInUseLock: true, filesystemInUseLock: true }, /database-in-use exists/],
+    ["database-in-use exists even when the config says false", { ...none, databaseInUseLock: true, config: config(false) }, /database-in-use/],
+    ["the config enables the database", { ...none, config: config(true) }, /database\.enabled: true/],
+    ["the config enables the database despite filesystem-in-use", { ...none, filesystemInUseLock: true, config: config(true) }, /database\.enabled: true/],
+    ["prefer without filesystem-in-use", { ...none, config: config("prefer") }, /prefer.*no filesystem-in-use/],
+    ["the live header says true", { ...none, liveHeader: true }, /Database-Enabled: true/],
+    ["the live header says true despite the config and lockfile", { ...none, filesystemInUseLock: true, config: config(false), liveHeader: true }, /Database-Enabled: true/],
+    ["the live header says false but the config enables the database", { ...none, config: config(true), liveHeader: false }, /database\.enabled: true/],
+  ])("when %s, explaining the danger", (_, evidence, pattern) => {
+    const decision = decideDatabaseGuard(evidence);
+    expect(decision.ok).toBe(false);
+    if (decision.ok) return;
+    expect(decision.reason).toMatch(pattern);
+    expect(decision.reason).toContain("delete");
+    expect(decision.reason).toContain("tagged images");
+    expect(decision.reason).toContain("online garbage collection already removes untagged manifests");
+  });
+
+  it.each<[string, DatabaseEvidence]>([
+    ["s3 with filesystem-in-use", { ...none, filesystemInUseLock: true, config: config(false, "s3") }],
+    ["gcs without database", { ...none, config: config(undefined, "gcs") }],
+  ])("a storage driver other than filesystem (%s)", (_, evidence) => {
+    const decision = decideDatabaseGuard(evidence);
+    expect(decision).toEqual({ ok: false, reason: expect.stringContaining("only supports the filesystem driver") });
+  });
+
+  it.each<[string, DatabaseEvidence]>([
+    ["nothing is known", none],
+    ["the config is missing", { ...none, configProblem: "/var/opt/gitlab/registry/config.yml was not found" }],
+    ["the config is unreadable", { ...none, configProblem: "permission denied reading /x/config.yml; run the tool with sudo" }],
+  ])("when there is no evidence: %s, and says how to provide some", (_, evidence) => {
+    const decision = decideDatabaseGuard(evidence);
+    expect(decision.ok).toBe(false);
+    if (decision.ok) return;
+    expect(decision.reason).toContain("--registry-config <path>");
+    expect(decision.reason).toContain("/var/opt/gitlab/registry/config.yml");
+    expect(decision.reason).toContain("tagged images");
+    if (evidence.configProblem) expect(decision.reason).toContain(evidence.configProblem);
+  });
+});
+
+describe("decideDatabaseGuard proceeds", () => {
+  it.each<[string, DatabaseEvidence, string]>([
+    ["filesystem-in-use alone", { ...none, filesystemInUseLock: true }, "filesystem-in-use exists"],
+    ["filesystem-in-use with a missing config", { ...none, filesystemInUseLock: true, configProblem: "x was not found" }, "registry config not used: x was not found"],
+    ["prefer with filesystem-in-use", { ...none, filesystemInUseLock: true, config: config("prefer") }, "filesystem-in-use exists"],
+    ["database.enabled false", { ...none, config: config(false) }, "database.enabled false"],
+    ["database.enabled absent (older registry, no lockfiles)", { ...none, config: config(undefined) }, "database.enabled absent"],
+    ["a config naming no driver", { ...none, config: { databaseEnabled: false } }, "database.enabled false"],
+    ["the live header false alone", { ...none, liveHeader: false }, "Database-Enabled: false"],
+    ["everything agreeing", { ...none, filesystemInUseLock: true, config: config(false), liveHeader: false }, "no docker/registry/lockfiles/database-in-use"],
+  ])("with %s, and lists the evidence", (_, evidence, expected) => {
+    const decision = decideDatabaseGuard(evidence);
+    expect(decision).toEqual({ ok: true, evidence: expect.stringContaining(expected) });
+  });
+});
+
+describe("decideDatabaseGuard over every combination", () => {
+  const settings: (DatabaseSetting | "no config")[] = [true, false, "prefer", undefined, "no config"];
+  const cases = [];
+  for (const databaseInUseLock of [false, true])
+    for (const filesystemInUseLock of [false, true])
+      for (const setting of settings)
+        for (const liveHeader of [undefined, false, true])
+          for (const storageDriver of ["filesystem", "s3"]) cases.push({ databaseInUseLock, filesystemInUseLock, setting, liveHeader, storageDriver });
+
+  it.each(cases)("%o follows GITLAB.md §7", ({ databaseInUseLock, filesystemInUseLock, setting, liveHeader, storageDriver }) => {
+    const evidence: DatabaseEvidence = { databaseInUseLock, filesystemInUseLock };
+    if (setting !== "no config") evidence.config = { databaseEnabled: setting, storageDriver };
+    if (liveHeader !== undefined) evidence.liveHeader = liveHeader;
+
+    const configSupports = setting === false || setting === undefined;
+    const expectedOk =
+      !databaseInUseLock &&
+      liveHeader !== true &&
+      setting !== true &&
+      !(setting === "prefer" && !filesystemInUseLock) &&
+      !(setting !== "no config" && storageDriver !== "filesystem") &&
+      (filesystemInUseLock || configSupports || liveHeader === false);
+    expect(decideDatabaseGuard(evidence).ok).toBe(expectedOk);
+  });
+});

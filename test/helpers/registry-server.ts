@@ -1,0 +1,205 @@
+/**
+ * Launches the real distribution registry (Debian `docker-registry`, 2.8.2) on a loopback port
+ * with token auth pointing at the GitLab stand-in, so adapter tests talk to the binary rather than
+ * an imitation (STYLE.md habit 11). Everything is async: the stand-in answering the registry's
+ * clients runs in the same process.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { request } from "undici";
+import { stringify } from "yaml";
+
+const execFileAsync = promisify(execFile);
+
+/** Where `apt-get install docker-registry` puts the binary (GITLAB.md §11). */
+export const REGISTRY_BINARY = "/usr/bin/docker-registry";
+const READY_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 5_000;
+const STDERR_LIMIT = 64 * 1024;
+
+export interface RegistryOptions {
+  /** The stand-in's `/jwt/auth` URL. */
+  realm: string;
+  issuer: string;
+  /** PEM certificate of the token signing key. */
+  certPath: string;
+  service?: string;
+  /** `storage.delete.enabled`; false makes DELETE answer 405 UNSUPPORTED. Default true. */
+  deleteEnabled?: boolean;
+  /** Directory for config and storage; a temp dir (removed by `dispose()`) when absent. */
+  dir?: string;
+}
+
+/** A running registry process. */
+export interface RegistryServer {
+  /** e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  port: number;
+  /** `127.0.0.1:<port>`, for image references such as skopeo's `docker://` ones. */
+  host: string;
+  /** `storage.filesystem.rootdirectory`: the `docker/registry/v2` tree lives under it. */
+  storageRoot: string;
+  configPath: string;
+  /** What the process wrote to stderr so far (bounded), for diagnostics. */
+  stderr(): string;
+  /** Stops the process (SIGTERM, then SIGKILL) and waits for it to exit. Files stay. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops if running, then starts again on the same port with the same storage. */
+  restart(): Promise<void>;
+  /** Stops, then removes the directory if this helper created it. */
+  dispose(): Promise<void>;
+}
+
+/** Writes a config and starts `docker-registry serve`; resolves once `GET /v2/` answers 401. */
+export async function startRegistry(options: RegistryOptions): Promise<RegistryServer> {
+  await assertBinary();
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "registry-")));
+  const storageRoot = join(dir, "storage");
+  await mkdir(storageRoot, { recursive: true });
+  const port = await freePort();
+  const configPath = join(dir, "config.yml");
+  await writeFile(configPath, registryConfig(options, storageRoot, port));
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let stderr = "";
+  const launch = async (): Promise<void> => {
+    stderr = "";
+    child = spawn(REGISTRY_BINARY, ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+    child.once("error", (error) => {
+      stderr += `\nspawn failed: ${error.message}`;
+    });
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_LIMIT);
+    });
+    await waitUntilReady(url, child, () => stderr);
+  };
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running) await stopChild(running);
+  };
+  await launch().catch(async (error: unknown) => {
+    await stop();
+    if (ownsDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
+  return {
+    url,
+    port,
+    host: `127.0.0.1:${port}`,
+    storageRoot,
+    configPath,
+    stderr: () => stderr,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    dispose: async () => {
+      await stop();
+      if (ownsDir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs plain `docker-registry garbage-collect <config>` and returns its output. Never with
+ * `--delete-untagged`: in 2.8.2 it deletes platform manifests of tagged indexes (GITLAB.md §11).
+ * Stop the registry first when the test needs a consistent result.
+ */
+export async function garbageCollect(configPath: string): Promise<string> {
+  await assertBinary();
+  try {
+    const { stdout, stderr } = await execFileAsync(REGISTRY_BINARY, ["garbage-collect", configPath], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout + stderr;
+  } catch (error) {
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(`docker-registry garbage-collect ${configPath} failed:\n${stdout}${stderr}`, { cause: error });
+  }
+}
+
+/** The registry config: token auth against the stand-in, filesystem storage, no background jobs. */
+export function registryConfig(options: RegistryOptions, storageRoot: string, port: number): string {
+  return stringify({
+    version: 0.1,
+    log: { level: "warn", formatter: "text", accesslog: { disabled: true } },
+    storage: {
+      filesystem: { rootdirectory: storageRoot },
+      delete: { enabled: options.deleteEnabled ?? true },
+      // Upload purging would walk the storage in the background and race with tests of the tree.
+      maintenance: { uploadpurging: { enabled: false } },
+    },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString("hex") },
+    auth: {
+      token: {
+        realm: options.realm,
+        service: options.service ?? "container_registry",
+        issuer: options.issuer,
+        rootcertbundle: options.certPath,
+      },
+    },
+  });
+}
+
+async function assertBinary(): Promise<void> {
+  try {
+    await access(REGISTRY_BINARY);
+  } catch {
+    // Fail, never skip: a skipped integration suite would hide every adapter regression.
+    throw new Error(
+      `${REGISTRY_BINARY} is missing: the integration tests need the real registry. ` +
+        "Install it with `apt-get install -y docker-registry skopeo`.",
+    );
+  }
+}
+
+/** Binds port 0 to let the kernel pick a free port, then releases it for the registry. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilReady(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastProblem = "no answer yet";
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr()}`);
+    }
+    try {
+      const response = await request(`${url}/v2/`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+      await response.body.dump();
+      // 401 proves both that it listens and that token auth is configured.
+      if (response.statusCode === 401) return;
+      lastProblem = `GET /v2/ answered ${response.statusCode}`;
+    } catch (error) {
+      lastProblem = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`docker-registry at ${url} not ready after ${READY_TIMEOUT_MS} ms (${lastProblem}):\n${stderr()}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,50 @@
+/**
+ * Runs the built CLI (dist/cli/main.js) as users do, asynchronously: the GitLab stand-in lives in
+ * the test's own process and must stay free to answer the token requests.
+ */
+import { execFile } from "node:child_process";
+import { chmod, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Environment } from "./environment.js";
+import type { Credentials } from "./registry-http.js";
+
+export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with `args`; never rejects on a non-zero exit. */
+export function runCli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 300_000,
+    }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(options.input ?? "");
+  });
+}
+
+/** Writes a two-line credentials file (mode 0600) into the environment's directory. */
+export async function credentialsFile(env: Environment, credentials: Credentials, name = "credentials"): Promise<string> {
+  const path = join(env.dir, name);
+  await writeFile(path, `${credentials.username}\n${credentials.secret}\n`);
+  await chmod(path, 0o600);
+  return path;
+}
+
+/** The flags that point the CLI at the environment's stand-in, registry and storage. */
+export function environmentArgs(env: Environment, credentialsPath: string): string[] {
+  return [
+    "-g", env.gitlab.url, "-r", env.registry.url, "-k",
+    "-p", env.registry.storageRoot, "--registry-config", env.registry.configPath,
+    "-c", credentialsPath, "--journal", join(env.dir, "journal.jsonl"),
+  ];
+}

@@ -1,0 +1,72 @@
+import { chmod, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { UsageError } from "../../src/core/errors.js";
+import { checkStorageRoot } from "../../src/storage/storage-root.js";
+import { type StorageTree, createStorageTree, failingFs, repositoriesDir } from "../helpers/storage-tree.js";
+
+let tree: StorageTree;
+beforeEach(async () => {
+  tree = await createStorageTree();
+});
+afterEach(async () => {
+  await tree.cleanup();
+});
+
+async function refusal(promise: Promise<void>): Promise<UsageError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(UsageError);
+  return error as UsageError;
+}
+
+describe("checkStorageRoot", () => {
+  it("accepts a registry storage root", async () => {
+    await expect(checkStorageRoot(tree.root)).resolves.toBeUndefined();
+  });
+
+  it("refuses a missing root and says which flag to use", async () => {
+    const missing = join(tree.root, "nope");
+    const error = await refusal(checkStorageRoot(missing));
+    expect(error.message).toBe(
+      `Storage path ${missing} does not exist. Pass the registry's storage root with -p/--registry-path ` +
+        "(omnibus: /var/opt/gitlab/gitlab-rails/shared/registry).",
+    );
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("refuses a directory that is not a registry storage root, naming the expected subpath", async () => {
+    const other = join(tree.root, "docker");
+    const error = await refusal(checkStorageRoot(other));
+    expect(error.message).toContain(`${other} is not a registry storage root`);
+    expect(error.message).toContain(join(other, "docker/registry/v2/repositories"));
+  });
+
+  it("refuses a file where the root should be", async () => {
+    const file = join(tree.root, "file");
+    await writeFile(file, "");
+    expect((await refusal(checkStorageRoot(file))).message).toContain("is not a directory");
+  });
+
+  it.each([
+    ["entering a path element", (root: string) => join(root, "docker", "registry")],
+    ["listing the repositories directory", (root: string) => repositoriesDir(root)],
+  ])("explains permission denied when %s, and suggests sudo", async (_, at) => {
+    const path = at(tree.root);
+    // Tests run as root, where chmod cannot provoke EACCES: simulate it at one path instead.
+    const error = await refusal(checkStorageRoot(tree.root, failingFs({ [path]: "EACCES" })));
+    expect(error.message).toContain(`Permission denied reading ${path}`);
+    expect(error.message).toContain("sudo");
+    expect(error.message).toContain("0770");
+  });
+
+  // A real permission check, for runs as an ordinary user (skipped as root, which bypasses modes).
+  it.skipIf(process.getuid?.() === 0)("explains a real permission denied", async () => {
+    await chmod(tree.root, 0o700);
+    await chmod(join(tree.root, "docker"), 0o000);
+    try {
+      expect((await refusal(checkStorageRoot(tree.root))).message).toContain("Permission denied");
+    } finally {
+      await chmod(join(tree.root, "docker"), 0o755);
+    }
+  });
+});
