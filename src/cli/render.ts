@@ -43,16 +43,16 @@ const skipLabel: Record<SkippedRepository["reason"], string> = {
 const keepLabel: Record<KeepReasonKind, string> = {
   tagged: "tagged",
   "index-child": "in a kept multi-arch index",
-  referrer: "referrer of a kept manifest (signature, SBOM)",
+  referrer: "signature/SBOM of a kept image",
   "too-young": "younger than the grace period",
   unreadable: "manifest unreadable",
-  "repository-unsafe": "repository not safe to judge",
+  "repository-unsafe": "in a repository unsafe to judge",
 };
 
 /** The closing summary and the follow-up. */
 export function renderSummary(report: CleanupReport, minAgeMs: number): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was deleted)" : "Summary"];
-  const row = (label: string, value: number | string): void => void lines.push(`  ${label.padEnd(34)}${value}`);
+  const row = (label: string, value: number | string): void => void lines.push(`  ${label.padEnd(38)}${value}`);
   row("Repositories scanned", report.repositories);
   row("Manifests on disk", report.manifests);
   row("Tags", report.tags);

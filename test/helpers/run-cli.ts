@@ -3,13 +3,23 @@
  * the test's own process and must stay free to answer the token requests.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Environment } from "./environment.js";
 import type { Credentials } from "./registry-http.js";
 
-export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+/** The package root: the nearest folder above this file with a package.json (also from .build/). */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+export const CLI = join(PACKAGE_ROOT, "dist", "cli", "main.js");
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+  }
+  throw new Error(`no package.json above ${start}`);
+}
 
 export interface CliResult {
   code: number;

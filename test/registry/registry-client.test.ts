@@ -208,9 +208,9 @@ describe("deleteManifest", () => {
       registryError(404, "MANIFEST_UNKNOWN", "manifest unknown"), registryError(401, "UNAUTHORIZED", "x"),
       empty(202), registryError(500, "UNKNOWN", "boom"), empty(202),
     ];
-    injector.script(...round, ...round, ...round, empty(202));
+    injector.script(...round, ...round, ...round);
     for (let i = 0; i < 12; i++) await client.deleteManifest(name, digest).catch(() => undefined);
-    expect(injector.requests).toHaveLength(16);
+    expect(injector.requests).toHaveLength(15);
     // undici may open a second socket while the first is being released; an unread body would
     // pin its socket and make this grow with every request instead.
     expect(injector.connections).toBeLessThanOrEqual(2);

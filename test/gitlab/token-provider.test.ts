@@ -1,0 +1,322 @@
+/**
+ * GitLabTokenProvider against a fault injector: a loopback HTTP server that answers `/jwt/auth`
+ * the way each test scripts (refusals, 503s, resets, short-lived tokens) and records every
+ * request. It is NOT an imitation of GitLab; the integration tests use the GitLab stand-in.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
+import type { Dispatcher } from "undici";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AuthError, UsageError } from "../../src/core/errors.js";
+import { parseRepositoryName, type RepositoryName } from "../../src/core/repository-name.js";
+import { GitLabTokenProvider, type GitLabTokenProviderOptions } from "../../src/gitlab/token-provider.js";
+import { createDispatcher } from "../../src/registry/http.js";
+import { RegistryError } from "../../src/registry/registry-error.js";
+
+const USERNAME = "cleaner";
+const SECRET = "s3cr3t-Pa55w0rd";
+
+interface Recorded {
+  url: URL;
+  /** The query string as sent, without the "?". */
+  query: string;
+  authorization: string | undefined;
+}
+
+type Answer = (req: Recorded, res: ServerResponse) => void;
+
+/** Loopback fault injector for /jwt/auth: scripted answers (the last repeats), every request recorded. */
+class JwtAuthFaultInjector {
+  readonly requests: Recorded[] = [];
+  #answers: Answer[] = [grant()];
+  readonly #server: Server = createServer((req, res) => this.#handle(req, res));
+
+  script(...answers: Answer[]): void {
+    this.#answers = answers;
+  }
+
+  async start(): Promise<URL> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+    return new URL(`http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url!, "http://injector");
+    const recorded = { url, query: req.url!.split("?")[1] ?? "", authorization: req.headers.authorization };
+    this.requests.push(recorded);
+    const answer = this.#answers.length > 1 ? this.#answers.shift()! : this.#answers[0]!;
+    answer(recorded, res);
+  }
+}
+
+let tokenSerial = 0;
+
+/** An unsigned JWT: the provider only decodes the payload. */
+function jwt(payload: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "RS256", typ: "JWT" })}.${part(payload)}.c2lnbmF0dXJl`;
+}
+
+/** Grants every requested scope (`delete` dropped for names containing "readonly", nothing for "orphan"). */
+function grant(lifetimeSeconds = 300): Answer {
+  return (req, res) => {
+    const iat = Math.floor(Date.now() / 1000);
+    const access = req.url.searchParams.getAll("scope").flatMap((scope) => {
+      const [, name, actions] = scope.split(":");
+      if (name!.includes("orphan")) return [];
+      const granted = actions!.split(",").filter((a) => a !== "delete" || !name!.includes("readonly"));
+      return [{ type: "repository", name, actions: granted }];
+    });
+    const token = jwt({ iss: "omnibus-gitlab-issuer", iat, nbf: iat - 5, exp: iat + lifetimeSeconds, jti: ++tokenSerial, access });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ token }));
+  };
+}
+
+const refuse = (status: number, code: string, message: string): Answer => (_req, res) => {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ errors: [{ code, message }], http_status: status }));
+};
+const reset: Answer = (_req, res) => res.socket?.destroy();
+
+const repo = (text: string): RepositoryName => parseRepositoryName(text)!;
+const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as {
+  jti: number; access: { name: string; actions: string[] }[];
+};
+
+let injector: JwtAuthFaultInjector;
+let gitlabUrl: URL;
+let dispatcher: Dispatcher;
+let clock: number;
+
+function provider(options: Partial<GitLabTokenProviderOptions> = {}): GitLabTokenProvider {
+  return new GitLabTokenProvider({
+    gitlabUrl, username: USERNAME, secret: SECRET, dispatcher, now: () => clock,
+    retry: { sleep: async () => undefined, random: () => 0 }, ...options,
+  });
+}
+
+/** Everything an error could leak through: message, stack, inspect (with causes), JSON. */
+function everythingSaidBy(error: unknown): string {
+  return [String(error), (error as Error).stack, inspect(error, { depth: 10 }), JSON.stringify(error)].join("\n");
+}
+
+beforeEach(async () => {
+  injector = new JwtAuthFaultInjector();
+  gitlabUrl = await injector.start();
+  dispatcher = createDispatcher();
+  clock = Date.parse("2025-06-01T12:00:00Z");
+});
+
+afterEach(async () => {
+  await dispatcher.close();
+  await injector.stop();
+});
+
+describe("requests", () => {
+  it("asks for pull,delete with Basic auth and the registry service", async () => {
+    await provider().tokenFor(repo("group/app"));
+    const [request] = injector.requests;
+    expect(request!.url.pathname).toBe("/jwt/auth");
+    expect(request!.url.searchParams.get("service")).toBe("container_registry");
+    expect(request!.url.searchParams.getAll("scope")).toEqual(["repository:group/app:pull,delete"]);
+    expect(request!.authorization).toBe(`Basic ${Buffer.from(`${USERNAME}:${SECRET}`).toString("base64")}`);
+  });
+
+  it("batches 300 repositories into a few requests, each query under 6 KB", async () => {
+    const names = Array.from({ length: 300 }, (_, i) => repo(`group-${i % 7}/project-number-${i}/image-${i}`));
+    const tokens = provider();
+    const access = await tokens.authorize(names);
+    expect(injector.requests.length).toBeGreaterThan(1);
+    expect(injector.requests.length).toBeLessThanOrEqual(5);
+    for (const request of injector.requests) expect(request.query.length).toBeLessThanOrEqual(6000);
+    const scopes = injector.requests.flatMap((r) => r.url.searchParams.getAll("scope"));
+    expect(scopes).toHaveLength(300);
+    expect(scopes.every((scope) => scope.endsWith(":pull,delete"))).toBe(true);
+    expect([...access.values()].every(Boolean)).toBe(true);
+    expect(tokens.requestCount).toBe(injector.requests.length);
+    // Every repository now has a cached token: no further request.
+    await Promise.all(names.map((name) => tokens.tokenFor(name)));
+    expect(injector.requests.length).toBe(tokens.requestCount);
+  });
+
+  it("honours a smaller maxQueryBytes", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => repo(`group/project-${i}`));
+    await provider({ maxQueryBytes: 500 }).authorize(names);
+    expect(injector.requests.length).toBeGreaterThanOrEqual(4);
+    for (const request of injector.requests) expect(request.query.length).toBeLessThanOrEqual(500);
+  });
+
+  it("reads from the token which repositories may be deleted in", async () => {
+    const names = [repo("group/app"), repo("group/readonly-app"), repo("gone/orphan/image")];
+    const access = await provider().authorize([...names, names[0]!]);
+    expect([...access]).toEqual([[names[0], true], [names[1], false], [names[2], false]]);
+    expect(injector.requests).toHaveLength(1);
+  });
+
+  it("coalesces concurrent requests for one repository and batches different ones", async () => {
+    const tokens = provider();
+    const same = await Promise.all(Array.from({ length: 20 }, () => tokens.tokenFor(repo("group/app"))));
+    expect(new Set(same).size).toBe(1);
+    expect(injector.requests).toHaveLength(1);
+    const names = Array.from({ length: 20 }, (_, i) => repo(`other/app-${i}`));
+    await Promise.all(names.map((name) => tokens.tokenFor(name)));
+    expect(injector.requests).toHaveLength(2);
+    expect(injector.requests[1]!.url.searchParams.getAll("scope")).toHaveLength(20);
+  });
+});
+
+describe("cache and renewal", () => {
+  it("reuses a token until 30 s before it expires, then renews it", async () => {
+    const tokens = provider();
+    const first = await tokens.tokenFor(repo("group/app"));
+    clock += 269_000;
+    expect(await tokens.tokenFor(repo("group/app"))).toBe(first);
+    expect(injector.requests).toHaveLength(1);
+    clock += 2_000;
+    const second = await tokens.tokenFor(repo("group/app"));
+    expect(second).not.toBe(first);
+    expect(injector.requests).toHaveLength(2);
+  });
+
+  it("renews after expiry", async () => {
+    const tokens = provider();
+    const first = await tokens.tokenFor(repo("group/app"));
+    clock += 600_000;
+    expect(payloadOf(await tokens.tokenFor(repo("group/app"))).jti).toBeGreaterThan(payloadOf(first).jti);
+  });
+
+  it("still uses a token of a few seconds, with a margin of a third of its life", async () => {
+    injector.script(grant(3));
+    const tokens = provider();
+    const first = await tokens.tokenFor(repo("group/app"));
+    clock += 1_900;
+    expect(await tokens.tokenFor(repo("group/app"))).toBe(first);
+    clock += 200;
+    expect(await tokens.tokenFor(repo("group/app"))).not.toBe(first);
+  });
+
+  it("shares one token among the repositories it was issued for", async () => {
+    const tokens = provider();
+    await tokens.authorize([repo("a/one"), repo("a/two")]);
+    expect(await tokens.tokenFor(repo("a/one"))).toBe(await tokens.tokenFor(repo("a/two")));
+    expect(injector.requests).toHaveLength(1);
+  });
+
+  it("refresh drops the cached token; concurrent refreshes share one request", async () => {
+    const tokens = provider();
+    const first = await tokens.tokenFor(repo("group/app"));
+    const refreshed = await Promise.all(
+      Array.from({ length: 10 }, () => tokens.tokenFor(repo("group/app"), { refresh: true })),
+    );
+    expect(new Set(refreshed).size).toBe(1);
+    expect(refreshed[0]).not.toBe(first);
+    expect(injector.requests).toHaveLength(2);
+  });
+});
+
+describe("verifyCredentials and refusals", () => {
+  it("sends one request without scope", async () => {
+    await provider().verifyCredentials();
+    expect(injector.requests).toHaveLength(1);
+    expect(injector.requests[0]!.url.searchParams.getAll("scope")).toEqual([]);
+  });
+
+  it("stops at a 401: AuthError, not retried, never another login, secret nowhere", async () => {
+    injector.script(refuse(401, "UNAUTHORIZED", "HTTP Basic: Access denied."));
+    const tokens = provider();
+    const error = await tokens.verifyCredentials().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ exitCode: 4 });
+    const message = (error as Error).message;
+    expect(message).toContain(`user ${USERNAME} at ${gitlabUrl.origin}`);
+    expect(message).toContain("check the username and password");
+    expect(message).toContain("two-factor authentication need a personal access token with the `api` scope");
+    expect(message).toContain("blocks an address after repeated failed logins");
+    const said = everythingSaidBy(error);
+    expect(said).not.toContain(SECRET);
+    expect(said).not.toContain(Buffer.from(`${USERNAME}:${SECRET}`).toString("base64"));
+    await expect(tokens.tokenFor(repo("group/app"))).rejects.toBe(error);
+    await expect(tokens.authorize([repo("a/b"), repo("c/d")])).rejects.toBe(error);
+    expect(injector.requests).toHaveLength(1);
+    expect(tokens.requestCount).toBe(1);
+  });
+
+  it("does not send the remaining batches after a 401", async () => {
+    injector.script(refuse(401, "UNAUTHORIZED", "HTTP Basic: Access denied."));
+    const names = Array.from({ length: 300 }, (_, i) => repo(`group/project-number-${i}/image`));
+    await expect(provider().authorize(names)).rejects.toBeInstanceOf(AuthError);
+    expect(injector.requests).toHaveLength(1);
+  });
+
+  it("403: AuthError saying the credential has no registry access", async () => {
+    injector.script(refuse(403, "DENIED", "access forbidden"));
+    const error = await provider().verifyCredentials().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as Error).message).toContain("no registry ability");
+    expect(everythingSaidBy(error)).not.toContain(SECRET);
+  });
+
+  it("404: UsageError about the registry being off or the wrong URL", async () => {
+    injector.script(refuse(404, "UNAVAILABLE", "registry not enabled"));
+    const error = await provider().verifyCredentials().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error).toMatchObject({ exitCode: 2 });
+    expect((error as Error).message).toContain("container registry is not enabled");
+    expect(injector.requests).toHaveLength(1);
+  });
+});
+
+describe("transient failures", () => {
+  it("retries 503 and then succeeds", async () => {
+    injector.script(refuse(503, "UNAVAILABLE", "try later"), grant());
+    const tokens = provider();
+    await tokens.tokenFor(repo("group/app"));
+    expect(injector.requests).toHaveLength(2);
+    expect(tokens.requestCount).toBe(2);
+  });
+
+  it("retries a reset connection", async () => {
+    injector.script(reset, grant());
+    await provider().verifyCredentials();
+    expect(injector.requests).toHaveLength(2);
+  });
+
+  it("gives up after the attempt bound with context and without the secret", async () => {
+    injector.script(refuse(502, "BAD_GATEWAY", "upstream"));
+    const error = await provider().tokenFor(repo("group/app")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as Error).message).toBe(
+      `requesting a registry token from ${gitlabUrl.origin}/jwt/auth: 502 BAD_GATEWAY: upstream`,
+    );
+    expect(injector.requests).toHaveLength(5);
+    expect(everythingSaidBy(error)).not.toContain(SECRET);
+  });
+
+  it("does not retry 500", async () => {
+    injector.script(refuse(500, "INTERNAL", "boom"));
+    await expect(provider().verifyCredentials()).rejects.toBeInstanceOf(RegistryError);
+    expect(injector.requests).toHaveLength(1);
+  });
+
+  it("reports an unreachable GitLab with context and without the secret", async () => {
+    await injector.stop();
+    const error = await provider({ retry: { attempts: 2, sleep: async () => undefined } })
+      .verifyCredentials().catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^requesting a registry token from .*: .*ECONNREFUSED/);
+    expect(everythingSaidBy(error)).not.toContain(SECRET);
+    injector = new JwtAuthFaultInjector();
+    await injector.start();
+  });
+
+  it("rejects an answer without a JWT", async () => {
+    injector.script((_req, res) => res.end(JSON.stringify({ token: "not-a-jwt" })));
+    await expect(provider().verifyCredentials()).rejects.toThrow("without a JWT");
+  });
+});
