@@ -66,14 +66,16 @@ export class GitLabRestApi implements GitLabApi {
     const status = statusOf(error);
     const said = error instanceof Error ? error.message : String(error);
     const where = `${operation} at ${this.#host}/api/v4`;
+    const network = networkCode(error);
+    // GitLab's own messages often start with the status already ("404 Project Not Found").
+    const detail = status === undefined ? (network ? `${said} (${network})` : said)
+      : said.startsWith(String(status)) ? said : `${status} ${said}`;
     if (status === 401 || status === 403) {
       return new AuthError(
-        `${where}: ${status} ${said}: the token cannot use the REST API for this; ` +
+        `${where}: ${detail}: the token cannot use the REST API for this; ` +
           "use a personal access token with the `api` (or `read_api`) scope",
       );
     }
-    const network = networkCode(error);
-    const detail = status !== undefined ? `${status} ${said}` : network ? `${said} (${network})` : said;
     return new CleanupError(`${where}: ${detail}`, ExitCode.deletionsFailed);
   }
 }

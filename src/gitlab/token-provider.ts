@@ -67,7 +67,9 @@ export class GitLabTokenProvider implements TokenProvider {
 
   constructor(options: GitLabTokenProviderOptions) {
     this.#options = options;
-    this.#endpoint = new URL("jwt/auth", options.gitlabUrl.href.endsWith("/") ? options.gitlabUrl : `${options.gitlabUrl.href}/`);
+    const href = options.gitlabUrl.href;
+    // Relative to GitLab's URL, so a relative URL root (https://host/gitlab) is kept.
+    this.#endpoint = new URL("jwt/auth", href.endsWith("/") ? href : `${href}/`);
     this.#authorization = basicAuthorization(options.username, options.secret);
     this.#now = options.now ?? Date.now;
   }
@@ -261,7 +263,8 @@ function grantedActions(access: unknown): Map<string, readonly string[]> {
 function parseJsonObject(bytes: Buffer): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(bytes.toString("utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
+    return isObject ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

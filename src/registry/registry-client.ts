@@ -107,9 +107,10 @@ export class RegistryClient implements RegistryApi {
     if (protectedEntry) return { kind: "protected", message: protectedEntry.message || "protected manifest" };
     if (reply.status === 405) {
       const first = entries[0];
+      const message = ["405", [first?.code, first?.message].filter(Boolean).join(": ")].join(" ").trim();
       throw new DeletesDisabledError({
-        operation: call.operation, status: 405, repository: name, digest,
-        ...(first ? { code: first.code, message: [first.code, first.message].filter(Boolean).join(": ") } : {}),
+        operation: call.operation, status: 405, repository: name, digest, message,
+        ...(first ? { code: first.code } : {}),
       });
     }
     throw this.#failure(call, reply);
@@ -161,7 +162,8 @@ export class RegistryClient implements RegistryApi {
     method: Call["method"], name: RepositoryName, digest: Digest, verb: string, headers?: Record<string, string>,
   ): Call {
     const url = new URL(`v2/${name}/manifests/${digest}`, this.#base);
-    return { method, url, name, digest, operation: describeManifest(verb, name, digest), ...(headers ? { headers } : {}) };
+    const operation = describeManifest(verb, name, digest);
+    return { method, url, name, digest, operation, ...(headers ? { headers } : {}) };
   }
 
   /** Sends with retries; on a 401 (other than PROTECTED_MANIFEST) asks for a fresh token once and repeats. */
@@ -242,7 +244,8 @@ function parseTagPage(body: Buffer, call: Call): string[] {
   const tags = (json as { tags?: unknown } | undefined)?.tags;
   if (tags === null) return [];
   if (Array.isArray(tags) && tags.every((tag) => typeof tag === "string")) return tags;
-  throw new RegistryError({ operation: call.operation, repository: call.name, message: "the registry's answer has no tags list" });
+  const message = "the registry's answer has no tags list";
+  throw new RegistryError({ operation: call.operation, repository: call.name, message });
 }
 
 function mediaTypeOf(reply: Reply): string | undefined {

@@ -63,7 +63,8 @@ export class RegistryError extends CleanupError {
   readonly retryAfter: string | undefined;
 
   constructor(init: RegistryErrorInit) {
-    super(`${init.operation}: ${init.message}`, ExitCode.deletionsFailed, { cause: init.cause });
+    const options = init.cause !== undefined ? { cause: init.cause } : undefined;
+    super(`${init.operation}: ${init.message}`, ExitCode.deletionsFailed, options);
     this.status = init.status;
     this.code = init.code;
     this.repository = init.repository;

@@ -73,7 +73,8 @@ function grant(lifetimeSeconds = 300): Answer {
       const granted = actions!.split(",").filter((a) => a !== "delete" || !name!.includes("readonly"));
       return [{ type: "repository", name, actions: granted }];
     });
-    const token = jwt({ iss: "omnibus-gitlab-issuer", iat, nbf: iat - 5, exp: iat + lifetimeSeconds, jti: ++tokenSerial, access });
+    const exp = iat + lifetimeSeconds;
+    const token = jwt({ iss: "omnibus-gitlab-issuer", iat, nbf: iat - 5, exp, jti: ++tokenSerial, access });
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ token }));
   };

@@ -3,9 +3,15 @@
  * test scripts (429s, resets, 401 sequences, odd pagination). It is NOT an imitation of the
  * registry; behaviour against the real registry is covered by the integration tests.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import { connect, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Dispatcher } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseDigest, type Digest } from "../../src/core/digest.js";
@@ -140,6 +146,10 @@ describe("deleteManifest", () => {
     const error = await client.deleteManifest(name, digest).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeletesDisabledError);
     expect(error).toMatchObject({ exitCode: 1, status: 405, code: "UNSUPPORTED", repository: name, digest });
+    expect((error as Error).message).toMatch(new RegExp(
+      "^deleting group/app@sha256:[0-9a-f]{12}…: deletes are disabled in the registry " +
+        "\\(405 UNSUPPORTED: The operation is unsupported\\.\\): ",
+    ));
     expect((error as Error).message).toContain("storage.delete.enabled: true");
     expect((error as Error).message).toContain("registry['storage_delete_enabled'] = true");
     expect((error as Error).message).toContain("gitlab-ctl reconfigure");
@@ -162,12 +172,17 @@ describe("deleteManifest", () => {
   });
 
   it("fails with context after a second 401", async () => {
-    const challenge = { "www-authenticate": 'Bearer realm="x",scope="repository:group/app:delete",error="insufficient_scope"' };
+    const challenge = {
+      "www-authenticate": 'Bearer realm="x",scope="repository:group/app:delete",error="insufficient_scope"',
+    };
     injector.script(registryError(401, "UNAUTHORIZED", "authentication required", challenge));
     const error = await client.deleteManifest(name, otherDigest).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryError);
-    expect((error as Error).message).toMatch(/^deleting group\/app@sha256:ab12ab12ab12…: 401 UNAUTHORIZED: authentication required \(insufficient_scope/);
-    expect(error).toMatchObject({ exitCode: 1, status: 401, code: "UNAUTHORIZED", repository: name, digest: otherDigest });
+    expect((error as Error).message.startsWith(
+      "deleting group/app@sha256:ab12ab12ab12…: 401 UNAUTHORIZED: authentication required (insufficient_scope",
+    )).toBe(true);
+    expect(error).toMatchObject({ exitCode: 1, status: 401, code: "UNAUTHORIZED", repository: name });
+    expect(error).toMatchObject({ digest: otherDigest });
     expect(tokens.refreshes).toBe(1);
     expect(injector.requests).toHaveLength(2);
   });
@@ -337,5 +352,89 @@ describe("ping", () => {
   it("fails with the URL in the message when /v2/ is not there", async () => {
     injector.script(empty(404));
     await expect(client.ping(name)).rejects.toThrow(`checking the registry at ${baseUrl.origin}/v2/: 404 Not Found`);
+  });
+});
+
+describe("TLS options of createDispatcher", () => {
+  let dir: string;
+  let cert: Buffer;
+  let tlsServer: ReturnType<typeof createHttpsServer>;
+  let tlsUrl: URL;
+
+  beforeEach(async () => {
+    // Node cannot create X.509 certificates; the openssl CLI does (as in test/helpers/pki.ts).
+    dir = await mkdtemp(join(tmpdir(), "registry-client-tls-"));
+    await promisify(execFile)("/usr/bin/openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ]);
+    cert = await readFile(join(dir, "cert.pem"));
+    tlsServer = createHttpsServer({ key: await readFile(join(dir, "key.pem")), cert }, (_req, res) => {
+      res.writeHead(202);
+      res.end();
+    });
+    await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
+    tlsUrl = new URL(`https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`);
+  });
+
+  afterEach(async () => {
+    tlsServer.closeAllConnections();
+    await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function deleteThrough(tls: Parameters<typeof createDispatcher>[0]): Promise<unknown> {
+    const own = createDispatcher(tls);
+    try {
+      const tlsClient = new RegistryClient({ baseUrl: tlsUrl, tokens, dispatcher: own, retry: { attempts: 2 } });
+      return await tlsClient.deleteManifest(name, digest).catch((e: unknown) => e);
+    } finally {
+      await own.close();
+    }
+  }
+
+  it("refuses an untrusted certificate, without retrying", async () => {
+    const error = await deleteThrough({});
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as Error).message).toMatch(/self-signed certificate.*DEPTH_ZERO_SELF_SIGNED_CERT/);
+  });
+
+  it("accepts it with insecure, or with the certificate as an extra CA", async () => {
+    expect(await deleteThrough({ insecure: true })).toEqual({ kind: "deleted" });
+    expect(await deleteThrough({ caCert: cert })).toEqual({ kind: "deleted" });
+    expect(await deleteThrough({ caCert: cert.toString() })).toEqual({ kind: "deleted" });
+  });
+
+  it("applies the CA to connections tunnelled through HTTPS_PROXY", async () => {
+    const tunnels: string[] = [];
+    const proxy = createServer();
+    proxy.on("connect", (req: IncomingMessage, socket: import("node:net").Socket, head: Buffer) => {
+      tunnels.push(req.url!);
+      const [host, port] = req.url!.split(":");
+      const upstream = connect(Number(port), host!, () => {
+        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on("error", () => socket.destroy());
+      socket.on("error", () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, https_proxy: process.env.https_proxy,
+      NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    try {
+      process.env.https_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      process.env.no_proxy = "";
+      expect(await deleteThrough({ caCert: cert })).toEqual({ kind: "deleted" });
+      expect(tunnels).toEqual([tlsUrl.host]);
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 });

@@ -5,7 +5,8 @@ import {
 } from "../../src/registry/retry.js";
 
 function httpFailure(status: number, retryAfter?: string): RegistryError {
-  return new RegistryError({ operation: "testing", status, message: `${status}`, ...(retryAfter ? { retryAfter } : {}) });
+  const extra = retryAfter ? { retryAfter } : {};
+  return new RegistryError({ operation: "testing", status, message: `${status}`, ...extra });
 }
 
 function networkFailure(code: string): Error {
