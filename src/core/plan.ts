@@ -53,7 +53,8 @@ function indexRevisions(revisions: Revision[]): Map<Digest, Revision> {
 
 /**
  * Tags per digest, sorted. A tag naming a digest with no revision here is broken (a pull of it
- * fails): it protects nothing, but the admin should hear about it.
+ * fails); the admin should hear about it, and findUnsafeProblem keeps the repository whole,
+ * because the target may be an index whose revision link alone was lost (a corrupt link file).
  */
 function groupTags(
   snapshot: RepositorySnapshot,
@@ -67,8 +68,8 @@ function groupTags(
       warnings.push({
         path: `${snapshot.name}/_manifests/tags/${tag}`,
         message:
-          `tag "${tag}" points at ${digest}, which has no revision in this repository: ` +
-          "the tag is broken and protects nothing",
+          `tag "${tag}" points at ${digest}, which has no readable revision in this repository: ` +
+          "the tag is broken, and nothing in the repository is deleted since it may reference anything",
       });
       continue;
     }
@@ -166,6 +167,12 @@ function findUnsafeProblem(
   const unreadableTags = [...snapshot.unreadableTags].sort((a, b) => compare(a.tag, b.tag));
   for (const { tag, problem } of unreadableTags) {
     problems.push(`tag "${tag}" cannot be read (${problem}), so the manifest it points at is unknown`);
+  }
+  for (const tag of [...snapshot.tags.keys()].sort(compare)) {
+    const digest = snapshot.tags.get(tag)!;
+    if (!byDigest.has(digest)) {
+      problems.push(`tag "${tag}" points at ${digest}, which has no readable revision, so what it references is unknown`);
+    }
   }
   for (const [digest, reason] of reasons) {
     const revision = byDigest.get(digest)!;

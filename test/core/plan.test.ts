@@ -224,9 +224,10 @@ const cases: Case[] = [
     expected: { app: "tagged", old: "repository-unsafe" },
   },
   {
-    name: "tag pointing at a missing revision protects nothing",
+    // The target may be a tagged index whose revision link alone is corrupt: its children must stay.
+    name: "tag pointing at a missing revision makes the repository unsafe",
     snapshot: snapshot({ revisions: [old], tags: { ghost: fakeDigest("ghost") } }),
-    expected: { old: "candidate" },
+    expected: { old: "repository-unsafe" },
   },
   (() => {
     const selfish = index("selfish", [fakeDigest("selfish"), amd64]);
@@ -426,7 +427,8 @@ describe("planRepository: the reasons and data it records", () => {
 });
 
 describe("planRepository at scale", () => {
-  it("plans 100,000 revisions, with a 20,000-long referrer chain, in well under a few seconds", () => {
+  // Correctness at scale only: how fast it is belongs to the benchmark (bench/), not to a timed test.
+  it("plans 100,000 revisions with a 20,000-long referrer chain correctly", () => {
     const revisions: Revision[] = [];
     const tags: Record<string, Revision> = {};
     for (let i = 0; i < 20_000; i++) {
@@ -441,12 +443,9 @@ describe("planRepository at scale", () => {
       subject = referrer(`chain-${i}`, subject);
       revisions.push(subject);
     }
-    const started = performance.now();
     const plan = planOf(snapshot({ revisions, tags }));
-    const elapsed = performance.now() - started;
     expect(plan.kept.length).toBe(3 * 10_000 + 20_000);
     expect(plan.candidates.length).toBe(3 * 10_000 + 20_000);
-    expect(elapsed).toBeLessThan(5000); // ~0.5 s here; O(n²) would take minutes
   });
 });
 
