@@ -38,7 +38,7 @@ export const DATABASE_CONSEQUENCE =
   "With the metadata database the registry keeps tags and manifests in PostgreSQL and the _manifests tree " +
   "on disk is stale, so a cleanup that reads the disk would take tagged images for untagged ones and delete " +
   "them. The registry's online garbage collection already removes untagged manifests in that mode: this " +
-  "tool is not needed there. Nothing was read or deleted.";
+  "tool is not needed there.";
 
 const CONFIG_HINT =
   "Pass the registry config with --registry-config <path> (omnibus default: /var/opt/gitlab/registry/config.yml), " +
@@ -83,7 +83,7 @@ function findRefusal(evidence: DatabaseEvidence): string | undefined {
   if (config?.storageDriver !== undefined && config.storageDriver !== "filesystem") {
     return (
       `The registry config uses the "${config.storageDriver}" storage driver; the on-disk scan only supports the ` +
-      "filesystem driver, so the storage path on this machine is not what the registry serves. Nothing was read or deleted."
+      "filesystem driver, so the storage path on this machine is not what the registry serves."
     );
   }
   return undefined;

@@ -3,7 +3,9 @@
  * inject failures (EACCES cannot be provoked with chmod when tests run as root).
  * Deliberately nothing here can write.
  */
-import { opendir, readdir, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs";
+import { opendir, readdir } from "node:fs/promises";
+import { promisify } from "node:util";
 
 /** A directory entry, as `readdir(…, { withFileTypes: true })` returns it (lstat semantics). */
 export interface DirEntry {
@@ -28,11 +30,16 @@ export interface StorageFs {
   probeDir(path: string): Promise<void>;
 }
 
+// The callback API, promisified: for the many small files of a scan it measured about twice as
+// fast as node:fs/promises (whose readFile makes several promise round trips per file).
+const readFileCallback = promisify(readFile);
+const statCallback = promisify(stat);
+
 /** The real filesystem. */
 export const nodeStorageFs: StorageFs = {
   listDir: (path) => readdir(path, { withFileTypes: true }),
-  readFile: (path) => readFile(path),
-  stat: (path) => stat(path),
+  readFile: (path) => readFileCallback(path),
+  stat: (path) => statCallback(path),
   probeDir: async (path) => {
     const dir = await opendir(path);
     await dir.close();

@@ -25,8 +25,10 @@ export async function checkStorageRoot(root: string, fs: StorageFs = nodeStorage
   let path = root;
   // Step by step, so a refusal names the first element that is missing or closed to us.
   for (const element of [...V2_PATH_ELEMENTS, "repositories"]) {
+    const parent = path;
     path = join(path, element);
-    const stats = await statOrExplain(fs, path, root);
+    // The parent was reachable a moment ago, so EACCES here means we may not enter the parent.
+    const stats = await statOrExplain(fs, path, root, parent);
     if (!stats.isDirectory()) throw notARegistry(root, path);
   }
   try {
@@ -36,18 +38,24 @@ export async function checkStorageRoot(root: string, fs: StorageFs = nodeStorage
   }
 }
 
-async function statOrExplain(fs: StorageFs, path: string, root: string): Promise<{ isDirectory(): boolean }> {
+async function statOrExplain(
+  fs: StorageFs,
+  path: string,
+  root: string,
+  closedDir = path,
+): Promise<{ isDirectory(): boolean }> {
   try {
     return await fs.stat(path);
   } catch (error) {
-    throw explain(error, path, root);
+    throw explain(error, path, root, closedDir);
   }
 }
 
-function explain(error: unknown, path: string, root: string): UsageError {
+/** `closedDir` is the directory to name when permission is denied. */
+function explain(error: unknown, path: string, root: string, closedDir = path): UsageError {
   if (isPermissionDenied(error)) {
     return new UsageError(
-      `Permission denied reading ${path}. The registry storage belongs to the registry user with mode 0770, ` +
+      `Permission denied reading ${closedDir}. The registry storage belongs to the registry user with mode 0770, ` +
         "so reading it needs root: run the tool with sudo.",
       { cause: error },
     );

@@ -86,12 +86,15 @@ describe("listRepositories", () => {
     await tree.createRepository("group/app");
     await symlink("..", join(repositoryDir(tree.root, "group"), "loop"));
     await symlink(repositoryDir(tree.root, "group/app"), join(repositoriesDir(tree.root), "alias"));
+    await tree.mkdir(repositoryDir(tree.root, "group/linked"));
+    await symlink(join(repositoryDir(tree.root, "group/app"), "_manifests"), join(repositoryDir(tree.root, "group/linked"), "_manifests"));
 
     const { names, warnings } = await list(new FilesystemStorageReader(tree.root));
 
     expect(names).toEqual(["group/app"]);
     expect(warnings.map((w) => w.path)).toEqual([
       join(repositoriesDir(tree.root), "alias"),
+      join(repositoryDir(tree.root, "group/linked"), "_manifests"),
       join(repositoriesDir(tree.root), "group", "loop"),
     ]);
     expect(warnings[0]!.message).toContain("symbolic link");

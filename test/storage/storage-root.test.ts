@@ -2,6 +2,7 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/core/errors.js";
+import { nodeStorageFs } from "../../src/storage/storage-fs.js";
 import { checkStorageRoot } from "../../src/storage/storage-root.js";
 import { type StorageTree, createStorageTree, failingFs, repositoriesDir } from "../helpers/storage-tree.js";
 
@@ -47,14 +48,22 @@ describe("checkStorageRoot", () => {
     expect((await refusal(checkStorageRoot(file))).message).toContain("is not a directory");
   });
 
+  it("explains permission denied listing the repositories directory", async () => {
+    const path = repositoriesDir(tree.root);
+    // stat works (the parent is open to us) but listing the directory itself does not.
+    const fs = { ...nodeStorageFs, probeDir: failingFs({ [path]: "EACCES" }).probeDir };
+    const error = await refusal(checkStorageRoot(tree.root, fs));
+    expect(error.message).toContain(`Permission denied reading ${path}. `);
+  });
+
   it.each([
-    ["entering a path element", (root: string) => join(root, "docker", "registry")],
-    ["listing the repositories directory", (root: string) => repositoriesDir(root)],
-  ])("explains permission denied when %s, and suggests sudo", async (_, at) => {
-    const path = at(tree.root);
+    ["the root itself", (root: string) => root, (root: string) => root],
+    ["entering a path element", (root: string) => join(root, "docker", "registry"), (root: string) => join(root, "docker")],
+    ["the repositories directory", repositoriesDir, (root: string) => join(root, "docker", "registry", "v2")],
+  ])("explains permission denied on %s, and suggests sudo", async (_, at, named) => {
     // Tests run as root, where chmod cannot provoke EACCES: simulate it at one path instead.
-    const error = await refusal(checkStorageRoot(tree.root, failingFs({ [path]: "EACCES" })));
-    expect(error.message).toContain(`Permission denied reading ${path}`);
+    const error = await refusal(checkStorageRoot(tree.root, failingFs({ [at(tree.root)]: "EACCES" })));
+    expect(error.message).toContain(`Permission denied reading ${named(tree.root)}.`);
     expect(error.message).toContain("sudo");
     expect(error.message).toContain("0770");
   });
