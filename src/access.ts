@@ -10,7 +10,7 @@ import type { GitLabApi, TokenProvider } from "./gitlab/ports.js";
 export interface AccessResult {
   deletable: Set<RepositoryName>;
   /** Repositories without delete permission, classified. `candidates` is filled by the caller. */
-  refused: Array<Omit<SkippedRepository, "candidates">>;
+  refused: Array<Omit<SkippedRepository, "candidates" | "bytes">>;
 }
 
 /** Asks GitLab for tokens covering `names` and sorts them into deletable and refused. */
@@ -27,24 +27,29 @@ export async function checkAccess(names: RepositoryName[], tokens: TokenProvider
   return { deletable, refused };
 }
 
-async function classifyDenied(name: RepositoryName, api: GitLabApi | undefined): Promise<Omit<SkippedRepository, "candidates">> {
+async function classifyDenied(name: RepositoryName, api: GitLabApi | undefined): Promise<Omit<SkippedRepository, "candidates" | "bytes">> {
   if (!api) {
     return {
       name,
       reason: "no-permission",
-      detail: "the token GitLab issued lacks delete: you need the Maintainer role (or admin), or no GitLab project owns " +
-        "this repository any more (run with a personal access token to tell which)",
+      detail: "the token GitLab issued lacks delete: your role in its project may not delete container images " +
+        "(Maintainer or higher is sure to; admins may everywhere), or no GitLab project owns this repository any more " +
+        "(run with a personal access token with the api scope to tell which)",
     };
   }
   for (const path of candidateProjectPaths(name)) {
     if (await api.projectExists(path)) {
-      return { name, reason: "no-permission", detail: `you need the Maintainer role (or admin) in project ${path} to delete there` };
+      return {
+        name,
+        reason: "no-permission",
+        detail: `your role in project ${path} may not delete container images (Maintainer or higher is sure to; admins may everywhere)`,
+      };
     }
   }
   return {
     name,
     reason: "orphan",
-    detail: "GitLab knows no project for this repository (deleted, renamed, or nested more than 3 levels below " +
-      "its project), so no token can delete in it; its files were left untouched",
+    detail: "GitLab knows no project for this repository (deleted or renamed, a name of one path element, or nested " +
+      "more than 3 levels below its project), so no token can delete in it; its files were left untouched",
   };
 }

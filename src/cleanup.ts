@@ -2,11 +2,13 @@
  * The one use case: preflight -> scan and plan -> access -> confirm -> execute -> report.
  * No console and no process here: the CLI renders what the events and the report say.
  */
-import { type RepositoryName } from "./core/repository-name.js";
+import type { Digest } from "./core/digest.js";
 import { SafetyRefusal } from "./core/errors.js";
 import { planRepository } from "./core/plan.js";
 import { emptyReport, type CleanupReport, type ManifestOutcome, type SkippedRepository } from "./core/report.js";
-import type { RepositoryPlan, StorageWarning } from "./core/types.js";
+import type { RepositoryName } from "./core/repository-name.js";
+import { markedBlobs, SpaceLedger } from "./core/space.js";
+import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import type { JournalWriter } from "./execute/journal.js";
@@ -55,7 +57,27 @@ export interface CleanupEvents {
   planned?(plan: RepositoryPlan): void;
   skipped?(skipped: SkippedRepository): void;
   confirm?(totals: PlanTotals): Promise<boolean>;
+  /** Deletion starts: `total` candidates in repositories that may be cleaned. */
+  executing?(total: number): void;
   outcome?(outcome: ManifestOutcome): void;
+  /** The blob store is being measured for the space estimate. */
+  measuring?(): void;
+}
+
+/** Outcomes after which the revision link is gone (or, in a dry run, would be). */
+const GONE = new Set<ManifestOutcome["kind"]>(["deleted", "would-delete", "already-gone"]);
+
+/** One run's state, shared by its phases. */
+interface Run {
+  deps: CleanupDependencies;
+  options: CleanupOptions;
+  events: CleanupEvents;
+  report: CleanupReport;
+  signal: AbortSignal;
+  ledger: SpaceLedger;
+  /** `<repository>@<digest>` of every candidate whose revision link went. */
+  gone: Set<string>;
+  warn: (warning: StorageWarning) => void;
 }
 
 /** Runs a cleanup (or a dry run) and reports what happened. Throws CleanupError subclasses. */
@@ -66,13 +88,23 @@ export async function runCleanup(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<CleanupReport> {
   const report = emptyReport(options.dryRun);
+  const warn = (warning: StorageWarning): void => {
+    report.warnings++;
+    events.warning?.(warning);
+  };
+  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), gone: new Set(), warn };
   await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
   events.signedIn?.(user);
   try {
-    const work = await scanAndPlan(deps, options, events, report, signal);
-    if (work.length > 0 && !signal.aborted) await cleanRepositories(work, user ? deps.gitlab : undefined, deps, options, events, report, signal);
+    const work = await scanAndPlan(run);
+    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user ? deps.gitlab : undefined);
+    if (!report.cancelled) {
+      settleLedger(run, work);
+      events.measuring?.();
+      report.space = await run.ledger.estimate(deps.storage.listBlobs(warn));
+    }
   } finally {
     report.tokenRequests = deps.tokens.requestCount;
     report.interrupted = signal.aborted;
@@ -80,15 +112,10 @@ export async function runCleanup(
   return report;
 }
 
-async function scanAndPlan(
-  deps: CleanupDependencies, options: CleanupOptions, events: CleanupEvents, report: CleanupReport, signal: AbortSignal,
-): Promise<RepositoryWork[]> {
+async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
+  const { deps, options, report, events } = run;
   const work: RepositoryWork[] = [];
-  const warn = (warning: StorageWarning): void => {
-    report.warnings++;
-    events.warning?.(warning);
-  };
-  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? 8, async (name) => {
+  await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
     const snapshot = await deps.storage.readRepository(name);
     const plan = planRepository(snapshot, { now: deps.now(), minAgeMs: options.minAgeMs });
     report.repositories++;
@@ -96,22 +123,55 @@ async function scanAndPlan(
     report.tags += snapshot.tags.size;
     for (const kept of plan.kept) report.kept[kept.reason.kind]++;
     report.candidates += plan.candidates.length;
-    plan.warnings.forEach(warn);
+    plan.warnings.forEach(run.warn);
+    keepInLedger(run.ledger, snapshot, plan);
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
-    if (plan.candidates.length > 0) work.push({ name, tags: plan.tags, candidates: plan.candidates });
-  }, signal);
+    if (plan.candidates.length > 0) {
+      work.push({ name, tags: plan.tags, candidates: plan.candidates, bytes: repositoryBytes(snapshot) });
+    }
+  }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.
   return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-async function cleanRepositories(
-  work: RepositoryWork[], api: GitLabApi | undefined, deps: CleanupDependencies, options: CleanupOptions,
-  events: CleanupEvents, report: CleanupReport, signal: AbortSignal,
-): Promise<void> {
+/** Kept manifests mark their blobs now; candidates are settled once their outcome is known. */
+function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: RepositoryPlan): void {
+  const candidates = new Set<Digest>(plan.candidates.map((candidate) => candidate.digest));
+  for (const revision of snapshot.revisions) {
+    if (!candidates.has(revision.digest)) ledger.keep(markedBlobs(revision));
+  }
+}
+
+function settleLedger(run: Run, work: RepositoryWork[]): void {
+  for (const item of work) {
+    for (const candidate of item.candidates) {
+      if (run.gone.has(`${item.name}@${candidate.digest}`)) run.ledger.release(item.name, candidate.blobs);
+      else run.ledger.keep(candidate.blobs);
+    }
+  }
+}
+
+/** Distinct blobs the repository's manifests reference, by their declared sizes. */
+function repositoryBytes(snapshot: RepositorySnapshot): number {
+  const sizes = new Map<Digest, number>();
+  for (const revision of snapshot.revisions) {
+    sizes.set(revision.digest, revision.manifestSize ?? 0);
+    for (const blob of revision.manifest?.blobs ?? []) sizes.set(blob.digest, blob.size);
+  }
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  return total;
+}
+
+async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabApi | undefined): Promise<void> {
+  const { deps, options, events, report } = run;
   const access = await checkAccess(work.map((w) => w.name), deps.tokens, api);
-  const counts = new Map<RepositoryName, number>(work.map((w) => [w.name, w.candidates.length]));
-  for (const refused of access.refused) skip({ ...refused, candidates: counts.get(refused.name) ?? 0 }, events, report);
+  const byName = new Map<RepositoryName, RepositoryWork>(work.map((w) => [w.name, w]));
+  for (const refused of access.refused) {
+    const item = byName.get(refused.name)!;
+    skip(run, { ...refused, candidates: item.candidates.length, bytes: item.bytes });
+  }
   const allowed = work.filter((w) => access.deletable.has(w.name));
   if (allowed.length === 0) return;
   const facts = await deps.registry.ping(allowed[0]!.name);
@@ -127,32 +187,33 @@ async function cleanRepositories(
     report.cancelled = true;
     return;
   }
-  await executeAll(allowed, deps, options, events, report, signal);
+  events.executing?.(totals.candidates);
+  await executeAll(run, allowed);
 }
 
-async function executeAll(
-  work: RepositoryWork[], deps: CleanupDependencies, options: CleanupOptions,
-  events: CleanupEvents, report: CleanupReport, signal: AbortSignal,
-): Promise<void> {
+async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
+  const { deps, options, events, report } = run;
   const journal = options.dryRun ? undefined : await deps.openJournal?.();
   if (journal) report.journalPath = journal.path;
   // Stopping the run (deletes disabled) must not look like a user interrupt.
   const stop = new AbortController();
-  const abortAll = AbortSignal.any([signal, stop.signal]);
+  const abortAll = AbortSignal.any([run.signal, stop.signal]);
   const slots = new Semaphore(options.concurrency);
   const emit = (outcome: ManifestOutcome): void => {
     report.outcomes[outcome.kind]++;
+    if (GONE.has(outcome.kind)) run.gone.add(`${outcome.repository}@${outcome.digest}`);
     events.outcome?.(outcome);
+  };
+  const context = {
+    storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
+    minAgeMs: options.minAgeMs, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
+    ...(journal ? { journal } : {}),
   };
   try {
     await forEachBounded(work, options.concurrency, async (item) => {
       try {
-        const skipped = await executeRepository(item, {
-          storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
-          minAgeMs: options.minAgeMs, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
-          ...(journal ? { journal } : {}),
-        });
-        if (skipped) skip(skipped, events, report);
+        const skipped = await executeRepository(item, context);
+        if (skipped) skip(run, skipped);
       } catch (error) {
         if (error instanceof DeletesDisabledError) {
           report.stoppedBecause ??= error.message;
@@ -160,7 +221,7 @@ async function executeAll(
           return;
         }
         // One repository failing (a disk read, say) must not abandon the others.
-        skip({ name: item.name, reason: "error", detail: messageOf(error), candidates: item.candidates.length }, events, report);
+        skip(run, { name: item.name, reason: "error", detail: messageOf(error), candidates: item.candidates.length, bytes: item.bytes });
       }
     }, abortAll);
   } finally {
@@ -168,9 +229,9 @@ async function executeAll(
   }
 }
 
-function skip(skipped: SkippedRepository, events: CleanupEvents, report: CleanupReport): void {
-  report.skipped.push(skipped);
-  events.skipped?.(skipped);
+function skip(run: Run, skipped: SkippedRepository): void {
+  run.report.skipped.push(skipped);
+  run.events.skipped?.(skipped);
 }
 
 function messageOf(error: unknown): string {

@@ -3,15 +3,18 @@
  * The bin: builds the real dependencies, runs the cleanup, renders the result, and is the only
  * place that maps errors to exit codes.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { CommanderError } from "commander";
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { CommanderError } from "commander";
 import { runCleanup } from "../cleanup.js";
 import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
+import type { CleanupReport } from "../core/report.js";
 import { FileJournal } from "../execute/journal.js";
+import { collectGarbage, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
 import { GitLabTokenProvider } from "../gitlab/token-provider.js";
 import { buildPreflight } from "../preflight.js";
@@ -19,50 +22,107 @@ import { createDispatcher } from "../registry/http.js";
 import { RegistryClient } from "../registry/registry-client.js";
 import { FilesystemStorageReader } from "../storage/filesystem-reader.js";
 import { resolveCredentials } from "./credentials.js";
+import { applyEnvironment } from "./environment.js";
 import { exitCodeFor } from "./exit-code.js";
+import { formatBytes, formatCount } from "./format.js";
+import { buildJsonDocument } from "./json-report.js";
 import { resolveOptions, type RawOptions, type ResolvedOptions } from "./options.js";
+import { Output } from "./output.js";
 import { buildProgram } from "./program.js";
-import { renderOutcome, renderSignedIn, renderSkipped, renderSummary, renderWarning } from "./render.js";
+import { addRestoreCommand } from "./restore-command.js";
+import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
 
-const out = (line: string): void => void process.stdout.write(line + "\n");
-const err = (line: string): void => void process.stderr.write(line + "\n");
+const VERSION = packageVersion();
+/** The output of the running command, so main() can render its errors in the same mode. */
+let output = new Output({ json: false, quiet: false, verbose: false, color: true });
 
-async function cleanupCommand(raw: RawOptions): Promise<void> {
-  const options = resolveOptions(raw);
-  const credentials = await resolveCredentials(options, processCredentialInputs((m) => err(`Warning: ${m}`)));
+async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) => boolean): Promise<void> {
+  const startedAt = new Date();
+  const options = resolveOptions(applyEnvironment(typed, process.env, fromCommandLine));
+  output = new Output(options);
+  const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
   const dispatcher = createDispatcher({ insecure: options.insecure, ...(await caCert(options)) });
   const tokens = new GitLabTokenProvider({
     gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher,
   });
-  const runId = newRunId();
+  const storage = new FilesystemStorageReader(options.registryPath);
+  const runId = newRunId(startedAt);
   const controller = new AbortController();
   onSignals(controller);
-  const report = await runCleanup(
-    {
-      storage: new FilesystemStorageReader(options.registryPath),
-      tokens,
-      registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }),
-      gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
-      preflight: buildPreflight(options.registryPath, options.registryConfig),
-      openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
-      now: Date.now,
-      runId,
-    },
-    { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
-    {
-      warning: (w) => err(renderWarning(w)),
-      signedIn: (user) => err(renderSignedIn(credentials.username, user)),
-      skipped: (s) => err(renderSkipped(s)),
-      outcome: (o) => (o.kind === "failed" ? err : out)(renderOutcome(o)),
-      ...(options.yes || !isInteractive() ? {} : {
-        confirm: (t) => askToConfirm(`Delete ${t.candidates} untagged manifests in ${t.repositories} repositories?`),
-      }),
-    },
-    controller.signal,
-  );
-  renderSummary(report, options.minAgeMs).forEach(out);
-  process.exitCode = exitCodeFor(report);
+  let report: CleanupReport | undefined;
+  let gc: GcResult | undefined;
+  let failure: unknown;
+  try {
+    report = await runCleanup(
+      {
+        storage, tokens, runId, now: Date.now,
+        registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }),
+        gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
+        preflight: buildPreflight(options.registryPath, options.registryConfig),
+        openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
+      },
+      { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
+      {
+        ...output.events(credentials.username),
+        ...(options.yes || !isInteractive() ? {} : {
+          confirm: (t) => askToConfirm(`Delete ${formatCount(t.candidates)} untagged manifests in ${formatCount(t.repositories)} repositories?`),
+        }),
+      },
+      controller.signal,
+    );
+    output.summary(renderSummary(report, options.minAgeMs));
+    if (options.gc && wantsGarbageCollection(report)) gc = await garbageCollection(options, storage);
+  } catch (error) {
+    failure = error;
+  } finally {
+    output.stop();
+    await dispatcher.close().catch(() => {});
+  }
+  const exitCode = failure === undefined ? exitCodeFor(report!) : failure instanceof CleanupError ? failure.exitCode : ExitCode.deletionsFailed;
+  if (options.json || options.output) {
+    const document = buildJsonDocument({
+      version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
+      gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href, registryPath: options.registryPath,
+      username: credentials.username, minAgeSeconds: options.minAgeMs / 1000,
+    }, report, output.outcomes, output.warnings, {
+      ...(failure instanceof Error ? { error: failure.message } : {}), ...(gc ? { gc } : {}),
+    });
+    if (options.json) output.json(document);
+    if (options.output) await writeFile(options.output, JSON.stringify(document, null, 2) + "\n", { mode: 0o600 });
+  }
+  if (failure !== undefined) throw failure;
+  process.exitCode = exitCode;
+}
+
+/** Only after real deletions that finished: an interrupted or stopped run is not collected. */
+function wantsGarbageCollection(report: CleanupReport): boolean {
+  return !report.dryRun && !report.cancelled && !report.interrupted && report.stoppedBecause === undefined;
+}
+
+async function garbageCollection(options: ResolvedOptions, storage: FilesystemStorageReader): Promise<GcResult | undefined> {
+  const warning = `Garbage collection (${options.gcCommand}) stops the registry while it runs: pushes and pulls fail meanwhile.`;
+  if (!options.yes && isInteractive() && !(await askToConfirm(`${warning} Run it now?`))) {
+    output.notice("Garbage collection skipped.");
+    return undefined;
+  }
+  output.notice(warning);
+  const result = await collectGarbage(storage, options.gcCommand, runCommand);
+  output.summary([
+    `Garbage collection freed ${formatBytes(result.freed.bytes)} (${formatCount(result.freed.blobs)} blobs): ` +
+      `blob store ${formatBytes(result.before.bytes)} -> ${formatBytes(result.after.bytes)}.`,
+  ]);
+  return result;
+}
+
+/** Runs a command without a shell; its output goes to stderr so stdout stays the report. */
+function runCommand(command: string): Promise<number> {
+  const [file, ...args] = command.trim().split(/\s+/);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file!, args, { stdio: ["ignore", 2, 2] });
+    child.on("error", (error) => reject(new CleanupError(`Could not run ${file}: ${error.message}`, ExitCode.deletionsFailed)));
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
 }
 
 async function caCert(options: ResolvedOptions): Promise<{ caCert?: Buffer }> {
@@ -80,8 +140,8 @@ function defaultJournalPath(runId: string): string {
   return join(state, "gitlab-registry-cleanup", `journal-${runId}.jsonl`);
 }
 
-function newRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+function newRunId(startedAt: Date): string {
+  const stamp = startedAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -89,7 +149,7 @@ function newRunId(): string {
 function onSignals(controller: AbortController): void {
   const handler = (): void => {
     if (controller.signal.aborted) process.exit(ExitCode.interrupted);
-    err("Interrupted: finishing requests in flight (press Ctrl-C again to stop at once)...");
+    output.error("Interrupted: finishing requests in flight (press Ctrl-C again to stop at once)...");
     controller.abort();
   };
   process.on("SIGINT", handler);
@@ -102,7 +162,8 @@ function packageVersion(): string {
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram(packageVersion(), cleanupCommand).exitOverride();
+  const program = buildProgram(VERSION, cleanupCommand).exitOverride();
+  addRestoreCommand(program, VERSION);
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
@@ -112,12 +173,12 @@ async function main(): Promise<void> {
       return;
     }
     if (error instanceof CleanupError) {
-      err(`Error: ${error.message}`);
+      output.error(`Error: ${error.message}`);
       process.exitCode = error.exitCode;
       return;
     }
-    err(`Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-    if (process.env.DEBUG) err(String((error as Error).stack));
+    output.error(`Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.DEBUG) output.error(String((error as Error).stack));
     process.exitCode = ExitCode.deletionsFailed;
   }
 }

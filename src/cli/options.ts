@@ -12,6 +12,7 @@ export const DEFAULT_REGISTRY_CONFIG = "/var/opt/gitlab/registry/config.yml";
 export const DEFAULT_MIN_AGE = "24h";
 export const DEFAULT_CONCURRENCY = 8;
 export const MAX_CONCURRENCY = 64;
+export const DEFAULT_GC_COMMAND = "gitlab-ctl registry-garbage-collect";
 
 /** What commander hands over (strings as typed, booleans for switches). */
 export interface RawOptions {
@@ -30,6 +31,12 @@ export interface RawOptions {
   caCert?: string;
   journal?: string;
   json?: boolean;
+  output?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+  gc?: boolean;
+  gcCommand?: string;
 }
 
 /** Options after validation. */
@@ -49,7 +56,17 @@ export interface ResolvedOptions {
   registryConfig: string;
   caCert?: string;
   journal?: string;
+  /** Write the JSON document to stdout (human text then goes to stderr). */
   json: boolean;
+  /** Write the JSON document to this file. */
+  output?: string;
+  quiet: boolean;
+  verbose: boolean;
+  /** False with --no-color or NO_COLOR; colour is used only on a terminal anyway. */
+  color: boolean;
+  /** Run garbage collection after deleting. */
+  gc: boolean;
+  gcCommand: string;
 }
 
 /** Validates raw flags. Throws UsageError on the first invalid one. */
@@ -67,7 +84,16 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
     yes: raw.yes === true,
     registryConfig: nonEmpty(raw.registryConfig, "--registry-config") ?? DEFAULT_REGISTRY_CONFIG,
     json: raw.json === true,
+    quiet: raw.quiet === true,
+    verbose: raw.verbose === true,
+    color: raw.color !== false,
+    gc: raw.gc === true,
+    gcCommand: nonEmpty(raw.gcCommand, "--gc-command") ?? DEFAULT_GC_COMMAND,
   };
+  if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");
+  if (resolved.gc && resolved.dryRun) throw new UsageError("--gc runs garbage collection after deleting: it makes no sense with -n/--dry-run.");
+  const output = nonEmpty(raw.output, "--output");
+  if (output !== undefined) resolved.output = output;
   const credentialsFile = nonEmpty(raw.credentialsFile, "-c/--credentials-file");
   if (credentialsFile !== undefined) resolved.credentialsFile = credentialsFile;
   if (raw.password !== undefined) resolved.password = raw.password;
@@ -85,21 +111,25 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
 export function parseServer(value: string | undefined, flag: string, insecure: boolean): URL {
   const text = value?.trim();
   if (!text) throw new UsageError(`Missing ${flag}: give the server's hostname or URL, e.g. ${example(flag)}.`);
+  const invalid = `Invalid ${flag} "${shown(text)}": expected a hostname or an http(s) URL, e.g. ${example(flag)}.`;
+  // `http:/host` or `https:host` would otherwise become a host named "http"; `host:8443` is a port.
+  if (/^[a-z][a-z0-9+.-]*:(?!\/\/|\d+(?:\/|$)|$)/i.test(text)) throw new UsageError(invalid);
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UsageError(`Invalid ${flag} "${text}": expected a hostname or an http(s) URL, e.g. ${example(flag)}.`);
+    throw new UsageError(invalid);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`Invalid ${flag} "${text}": only https:// and http:// are supported.`);
+    throw new UsageError(`Invalid ${flag} "${shown(text)}": only https:// and http:// are supported.`);
   }
   if (url.username || url.password) {
     throw new UsageError(`Invalid ${flag}: do not put credentials in the URL; use -u and -c instead.`);
   }
-  if (url.search || url.hash) {
-    throw new UsageError(`Invalid ${flag} "${text}": the URL must not have a query or fragment.`);
+  // A bare `?` or `#` leaves search and hash empty but stays in href, where it would swallow paths.
+  if (/[?#]/.test(text)) {
+    throw new UsageError(`Invalid ${flag} "${shown(text)}": the URL must not have a query or fragment.`);
   }
   if (url.protocol === "http:" && !insecure) {
     throw new UsageError(
@@ -109,6 +139,11 @@ export function parseServer(value: string | undefined, flag: string, insecure: b
   }
   url.pathname = url.pathname.replace(/\/+$/, "");
   return url;
+}
+
+/** The value as typed, for messages: never its user-info, query or fragment (they may hold a token). */
+function shown(text: string): string {
+  return text.replace(/([?#]).*$/s, "$1…").replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)?.*@/is, "$1…@");
 }
 
 function example(flag: string): string {
@@ -125,7 +160,8 @@ function parseMinAge(text: string): number {
 
 function parseConcurrency(text: string | undefined): number {
   if (text === undefined) return DEFAULT_CONCURRENCY;
-  const value = Number(text);
+  // Digits only: Number() would also take "0x10", "1e1" and "".
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
     throw new UsageError(`Invalid --concurrency "${text}": use a whole number from 1 to ${MAX_CONCURRENCY}.`);
   }

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { PASSWORD_ENV } from "./credentials.js";
 import {
-  DEFAULT_CONCURRENCY, DEFAULT_MIN_AGE, DEFAULT_REGISTRY_CONFIG, DEFAULT_REGISTRY_PATH, DEFAULT_USER,
+  DEFAULT_CONCURRENCY, DEFAULT_GC_COMMAND, DEFAULT_MIN_AGE, DEFAULT_REGISTRY_CONFIG, DEFAULT_REGISTRY_PATH, DEFAULT_USER,
   MAX_CONCURRENCY, type RawOptions,
 } from "./options.js";
 
@@ -18,6 +18,12 @@ Examples:
 Password or token, in this order: -c file, --password, $${PASSWORD_ENV},
 a prompt on a terminal, else the first line of standard input.
 
+Environment: every option can also be set as GITLAB_REGISTRY_CLEANUP_<OPTION>, the long flag
+in upper snake case (a flag on the command line wins), e.g. GITLAB_REGISTRY_CLEANUP_GITLAB_SERVER,
+GITLAB_REGISTRY_CLEANUP_REGISTRY_SERVER, GITLAB_REGISTRY_CLEANUP_CREDENTIALS_FILE,
+GITLAB_REGISTRY_CLEANUP_MIN_AGE=7d, GITLAB_REGISTRY_CLEANUP_DRY_RUN=1, GITLAB_REGISTRY_CLEANUP_JSON=1.
+Switches take 1/true/yes/on or 0/false/no/off. NO_COLOR turns colour off.
+
 Exit codes:
   0    done (also when nothing needed deleting, or repositories were only reported)
   1    some deletions failed, or the registry has deletes disabled
@@ -27,8 +33,11 @@ Exit codes:
   130  interrupted
 `;
 
-/** Builds the program. `run` receives the raw options of the cleanup command. */
-export function buildProgram(version: string, run: (raw: RawOptions) => Promise<void>): Command {
+/**
+ * Builds the program. `run` receives the raw options of the cleanup command and whether each was
+ * typed on the command line (the environment fills the others).
+ */
+export function buildProgram(version: string, run: (raw: RawOptions, fromCommandLine: (key: string) => boolean) => Promise<void>): Command {
   const program = new Command("gitlab-registry-cleanup")
     .description(
       "Delete untagged, unreferenced manifests from a self-managed GitLab container registry, so that\n" +
@@ -50,8 +59,15 @@ export function buildProgram(version: string, run: (raw: RawOptions) => Promise<
     .option("--registry-config <path>", "registry config.yml, checked for the metadata database", DEFAULT_REGISTRY_CONFIG)
     .option("--ca-cert <file>", "PEM file with the CA that signed the GitLab and registry certificates")
     .option("--journal <path>", "where to record deleted manifests for restore (default: see README)")
+    .option("--json", "write the plan and outcome as one JSON document on stdout (text goes to stderr)")
+    .option("--output <file>", "also write the JSON document to this file")
+    .option("-q, --quiet", "print only the summary and errors")
+    .option("-v, --verbose", "also print every kept manifest with its reason")
+    .option("--no-color", "no colour (also off when not on a terminal, or with NO_COLOR)")
+    .option("--gc", "after deleting, run garbage collection and report the space actually freed")
+    .option("--gc-command <command>", "the garbage collection --gc runs", DEFAULT_GC_COMMAND)
     .addHelpText("after", HELP_AFTER)
     .showHelpAfterError("(run with --help for usage)")
-    .action(async (raw: RawOptions) => run(raw));
+    .action(async (raw: RawOptions, command: Command) => run(raw, (key) => command.getOptionValueSource(key) === "cli"));
   return program;
 }

@@ -1,8 +1,10 @@
 /** Plan, outcomes and report -> text for people. No decisions are made here. */
-import type { GitLabUser } from "../gitlab/ports.js";
-import type { CleanupReport, ManifestOutcome, SkippedRepository } from "../core/report.js";
-import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import { formatDuration } from "../core/duration.js";
+import type { CleanupReport, ManifestOutcome, SkippedRepository } from "../core/report.js";
+import type { SpaceEstimate } from "../core/space.js";
+import type { KeepReasonKind, StorageWarning } from "../core/types.js";
+import type { GitLabUser } from "../gitlab/ports.js";
+import { formatBytes, formatCount } from "./format.js";
 
 /** One line per manifest, worded as the original tool printed them. */
 export function renderOutcome(outcome: ManifestOutcome): string {
@@ -22,14 +24,15 @@ export function renderWarning(warning: StorageWarning): string {
 }
 
 export function renderSkipped(skipped: SkippedRepository): string {
-  return `Skipped repository ${skipped.name} (${skipped.candidates} untagged manifests, ${skipLabel[skipped.reason]}): ${skipped.detail}`;
+  return `Skipped repository ${skipped.name} (${skipped.candidates} untagged manifests, ${formatBytes(skipped.bytes)}, ` +
+    `${skipLabel[skipped.reason]}): ${skipped.detail}`;
 }
 
 export function renderSignedIn(username: string, user: GitLabUser | undefined): string {
   if (!user) return `Signed in to GitLab as ${username} (password: the REST API is not used, orphan repositories cannot be told apart).`;
   if (user.isAdmin) return `Signed in to GitLab as ${user.username} (administrator).`;
   return `Signed in to GitLab as ${user.username}. Not an administrator: only repositories of projects where ` +
-    `${user.username} is Maintainer or Owner can be cleaned.`;
+    `${user.username} may delete container images can be cleaned.`;
 }
 
 const skipLabel: Record<SkippedRepository["reason"], string> = {
@@ -49,21 +52,31 @@ const keepLabel: Record<KeepReasonKind, string> = {
   "repository-unsafe": "in a repository unsafe to judge",
 };
 
-/** The closing summary and the follow-up. */
+type Row = (label: string, value: number | string) => void;
+
+/** The closing summary, the space report and the follow-up. */
 export function renderSummary(report: CleanupReport, minAgeMs: number): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was deleted)" : "Summary"];
-  const row = (label: string, value: number | string): void => void lines.push(`  ${label.padEnd(38)}${value}`);
+  const row: Row = (label, value) => void lines.push(`  ${label.padEnd(38)}${typeof value === "number" ? formatCount(value) : value}`);
   row("Repositories scanned", report.repositories);
   row("Manifests on disk", report.manifests);
   row("Tags", report.tags);
-  const keptTotal = Object.values(report.kept).reduce((a, b) => a + b, 0);
-  row("Manifests kept", keptTotal);
+  row("Manifests kept", Object.values(report.kept).reduce((a, b) => a + b, 0));
   for (const [kind, count] of Object.entries(report.kept) as Array<[KeepReasonKind, number]>) {
     if (count === 0) continue;
-    const label = kind === "too-young" ? `younger than ${formatDuration(minAgeMs)}` : keepLabel[kind];
-    row(`  ${label}`, count);
+    row(`  ${kind === "too-young" ? `younger than ${formatDuration(minAgeMs)}` : keepLabel[kind]}`, count);
   }
   row("Untagged and unreferenced", report.candidates);
+  outcomeRows(report, row);
+  if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
+  if (report.warnings > 0) row("Warnings", report.warnings);
+  if (report.space) lines.push(...renderSpace(report, report.space));
+  if (report.journalPath) lines.push(`Journal of deleted manifests (for restore): ${report.journalPath}`);
+  lines.push(...closing(report));
+  return lines;
+}
+
+function outcomeRows(report: CleanupReport, row: Row): void {
   const o = report.outcomes;
   if (report.dryRun) row("Would delete", o["would-delete"]);
   else row("Deleted", o.deleted);
@@ -71,10 +84,33 @@ export function renderSummary(report: CleanupReport, minAgeMs: number): string[]
   if (o["kept-on-recheck"] > 0) row("Kept on re-check (changed since scan)", o["kept-on-recheck"]);
   if (o.protected > 0) row("Skipped, protected", o.protected);
   if (o.failed > 0) row("Failed", o.failed);
-  if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
-  if (report.warnings > 0) row("Warnings", report.warnings);
-  if (report.journalPath) lines.push(`Journal of deleted manifests (for restore): ${report.journalPath}`);
-  lines.push(...closing(report));
+}
+
+/** Before / after garbage collection, and where the space comes from. */
+function renderSpace(report: CleanupReport, space: SpaceEstimate): string[] {
+  const gone = report.outcomes.deleted + report.outcomes["would-delete"] + report.outcomes["already-gone"];
+  const table: Array<[string, string, string]> = [
+    ["Repositories", formatCount(report.repositories), formatCount(report.repositories)],
+    ["Tags", formatCount(report.tags), formatCount(report.tags)],
+    ["Manifests", formatCount(report.manifests), formatCount(report.manifests - gone)],
+    ["Blobs", formatCount(space.before.blobs), formatCount(space.after.blobs)],
+    ["Total size", formatBytes(space.before.bytes), formatBytes(space.after.bytes)],
+  ];
+  const verb = report.dryRun ? "would free" : "frees";
+  const lines = [
+    `Space: garbage collection ${verb} ${formatBytes(space.freedByRun.bytes + space.alreadyUnreferenced.bytes)}`,
+    `  ${"".padEnd(38)}${"now".padEnd(16)}after garbage collection`,
+    ...table.map(([label, now, after]) => `  ${label.padEnd(38)}${now.padEnd(16)}${after}`),
+    `  ${`Blobs only the ${report.dryRun ? "candidates" : "deleted manifests"} use`.padEnd(38)}` +
+      `${formatCount(space.freedByRun.blobs)} (${formatBytes(space.freedByRun.bytes)})`,
+    `  ${"Blobs already unreferenced".padEnd(38)}` +
+      `${formatCount(space.alreadyUnreferenced.blobs)} (${formatBytes(space.alreadyUnreferenced.bytes)})`,
+  ];
+  const top = space.topRepositories.filter((r) => r.bytes > 0);
+  if (top.length > 0) {
+    lines.push(`Top repositories by space ${verb === "frees" ? "freed" : "to free"}:`);
+    for (const r of top) lines.push(`  ${r.name.padEnd(38)}${formatBytes(r.bytes).padEnd(16)}${formatCount(r.manifests)} manifests`);
+  }
   return lines;
 }
 
@@ -88,11 +124,11 @@ function closing(report: CleanupReport): string[] {
   if (report.stoppedBecause) return [`Stopped: ${report.stoppedBecause}`];
   if (report.cancelled) return ["Cancelled: nothing was deleted."];
   if (report.interrupted) return ["Interrupted: the counts above are what was done before the stop. Run again to finish."];
-  const freed = report.outcomes.deleted + report.outcomes["already-gone"];
   if (report.dryRun) {
     return report.outcomes["would-delete"] > 0 ? ["Run again without -n/--dry-run to delete them."] : ["Nothing to delete."];
   }
-  if (freed === 0) return ["Nothing was deleted."];
+  const freed = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
+  if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) return ["Nothing was deleted."];
   return [
     "Next: free the space with",
     "  sudo gitlab-ctl registry-garbage-collect",

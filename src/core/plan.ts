@@ -3,6 +3,7 @@
  * (GITLAB.md §6). Pure and deterministic: the same snapshot and options give the same plan,
  * whatever the order of `snapshot.revisions` or of the tag map.
  */
+import { markedBlobs } from "./space.js";
 import type { Digest } from "./digest.js";
 import { describeKeepReason } from "./keep-reason.js";
 import type {
@@ -36,7 +37,7 @@ export function planRepository(snapshot: RepositorySnapshot, options: PlanOption
     const reason = reasons.get(digest) ?? fallbackReason(revision, unsafe);
     if (reason) kept.push({ digest, reason });
     // fallbackReason keeps every revision without a manifest, so a candidate always has one.
-    else candidates.push({ digest, mediaType: revision.manifest!.mediaType, ageMs: ageOf(revision, options) });
+    else candidates.push({ digest, mediaType: revision.manifest!.mediaType, ageMs: ageOf(revision, options), blobs: markedBlobs(revision) });
   }
   return { name: snapshot.name, tags: new Map(snapshot.tags), kept, candidates, warnings };
 }

@@ -1,6 +1,7 @@
 /** What a run did, as data: the CLI renders it as text or JSON. */
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
+import type { SpaceEstimate } from "./space.js";
 import type { KeepReasonKind } from "./types.js";
 
 /** Why a repository with candidates was not cleaned. */
@@ -22,6 +23,8 @@ export interface SkippedRepository {
   detail: string;
   /** Manifests that would have been deleted there. */
   candidates: number;
+  /** Bytes of the distinct blobs its manifests reference (declared sizes). */
+  bytes: number;
 }
 
 export type OutcomeKind =
@@ -64,6 +67,8 @@ export interface CleanupReport {
   interrupted: boolean;
   /** The admin answered no at the confirmation. */
   cancelled: boolean;
+  /** What garbage collection frees after this run; absent when the run was cancelled. */
+  space?: SpaceEstimate;
 }
 
 /** A report with every count at zero. */

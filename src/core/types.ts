@@ -68,6 +68,8 @@ export interface Candidate {
   mediaType: string;
   /** ms since the revision link was written. */
   ageMs: number;
+  /** The blobs garbage collection keeps for it (itself, children, config, layers): see core/space.ts. */
+  blobs: Digest[];
 }
 
 /** The decisions for one repository. Every revision is either kept or a candidate. */

@@ -18,6 +18,8 @@ export interface RepositoryWork {
   name: RepositoryName;
   tags: Map<string, Digest>;
   candidates: Candidate[];
+  /** Bytes of the distinct blobs its manifests reference (declared sizes), for reports. */
+  bytes: number;
 }
 
 export interface ExecuteContext {
@@ -47,7 +49,7 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   // A dry run scanned moments ago; a real run re-plans because pushes may have happened since.
   const fresh = ctx.dryRun ? { tags: work.tags, verdict: new Map<Digest, Recheck>() } : await replan(work, ctx);
   const mismatch = await crossCheck(work.name, fresh.tags, ctx);
-  if (mismatch) return { name: work.name, candidates: work.candidates.length, ...mismatch };
+  if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
   const todo: Candidate[] = [];
   for (const candidate of work.candidates) {
     const recheck = fresh.verdict.get(candidate.digest);

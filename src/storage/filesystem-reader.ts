@@ -5,6 +5,7 @@
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types.js";
+import { listBlobs } from "./blobs.js";
 import { blobDataPath, revisionLinkPath } from "./layout.js";
 import { type ReadContext, readRevisions } from "./revisions.js";
 import { type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
@@ -87,5 +88,10 @@ export class FilesystemStorageReader implements StorageReader {
     } catch (error) {
       throw new Error(`Could not read blob ${digest} from ${path}: ${describeFsError(error)}.`, { cause: error });
     }
+  }
+
+  /** Every blob in the blob store with its size on disk, for the space estimate. */
+  listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }> {
+    return listBlobs(this.context, onWarning);
   }
 }

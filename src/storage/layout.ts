@@ -56,3 +56,8 @@ export function blobDataPath(root: string, digest: Digest): string {
 export function lockfilePath(root: string, name: LockfileName): string {
   return join(root, "docker", "registry", "lockfiles", name);
 }
+
+/** `docker/registry/v2/blobs`: the blob store shared by all repositories. */
+export function blobsDir(root: string): string {
+  return join(root, ...V2_PATH_ELEMENTS, "blobs");
+}

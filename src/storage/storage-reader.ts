@@ -19,4 +19,6 @@ export interface StorageReader {
   hasRevision(name: RepositoryName, digest: Digest): Promise<boolean>;
   /** The exact bytes of a blob (a manifest), for the journal. */
   readBlob(digest: Digest): Promise<Buffer>;
+  /** Every blob in the blob store with its size on disk (what garbage collection sweeps). */
+  listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

@@ -3,7 +3,7 @@
  * Exactly the unreferenced untagged manifests go; after garbage collection every kept image
  * (each platform of each multi-arch image) still copies completely with skopeo.
  */
-import { access, mkdtemp } from "node:fs/promises";
+import { access, mkdtemp, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, ROOT_TOKEN, startEnvironment, type Environment } from "../helpers/environment.js";
@@ -32,6 +32,23 @@ function keep(repo: string, manifest: PushedManifest, ref = `@${manifest.digest}
 function revisionLink(repo: string, digest: string): string {
   return join(env.registry.storageRoot, "docker/registry/v2/repositories", repo, "_manifests/revisions/sha256",
     digest.slice("sha256:".length), "link");
+}
+
+function reportPath(): string {
+  return join(env.dir, "report.json");
+}
+
+/** Bytes of every blob `data` file: what garbage collection frees shows up here. */
+async function blobBytes(root: string): Promise<number> {
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+      else if (entry.name === "data") total += (await stat(join(dir, entry.name))).size;
+    }
+  };
+  await walk(join(root, "docker/registry/v2/blobs"));
+  return total;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -114,11 +131,11 @@ describe("cleanup against the real registry", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(deletionLines(result, "Would delete")).toEqual(expectedLines("Would delete"));
     for (const d of doomed) expect(await exists(revisionLink(d.repo, d.digest))).toBe(true);
-    expect(result.stderr).toMatch(/Skipped repository ghost\/app \(1 untagged manifests, orphan\)/);
+    expect(result.stderr).toMatch(/Skipped repository ghost\/app \(1 untagged manifests, [\d.]+ KiB, orphan\)/);
   });
 
   it("deletes exactly those, reports them, and names the follow-up", async () => {
-    const result = await runCli([...environmentArgs(env, creds), "--min-age", "0"]);
+    const result = await runCli([...environmentArgs(env, creds), "--min-age", "0", "--output", reportPath()]);
     expect(result.code, result.stderr).toBe(0);
     expect(deletionLines(result, "Deleted")).toEqual(expectedLines("Deleted"));
     for (const d of doomed) expect(await exists(revisionLink(d.repo, d.digest)), d.digest).toBe(false);
@@ -135,10 +152,16 @@ describe("cleanup against the real registry", () => {
   });
 
   it("after garbage collection every kept image still copies completely", async () => {
+    const estimate = JSON.parse(await readFile(reportPath(), "utf8")).space;
+    const before = await blobBytes(env.registry.storageRoot);
+    expect(before).toBe(estimate.before.bytes);
     await env.registry.stop();
     const output = await garbageCollect(env.registry.configPath);
     expect(output).toContain("blob eligible for deletion");
     await env.registry.restart();
+    // The estimate made before deleting is exactly what garbage collection freed.
+    expect(before - (await blobBytes(env.registry.storageRoot))).toBe(estimate.freedByRun.bytes + estimate.alreadyUnreferenced.bytes);
+    expect(estimate.freedByRun.bytes).toBeGreaterThan(0);
     const target = await mkdtemp(join(env.dir, "pulled-"));
     // Orphans cannot be pulled (no project, no token); they were checked on disk above.
     for (const [index, k] of kept.filter((k) => !k.repo.startsWith("ghost/")).entries()) {

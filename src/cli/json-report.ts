@@ -1,0 +1,72 @@
+/**
+ * The JSON document of `--json` / `--output`: the plan and the outcome of one run. Field names
+ * are part of the interface (docs/json.md); add fields, never rename them. No secrets.
+ */
+import type { CleanupReport, ManifestOutcome } from "../core/report.js";
+import type { StorageWarning } from "../core/types.js";
+import type { GcResult } from "../gc.js";
+
+export const JSON_SCHEMA_VERSION = 1;
+
+export interface JsonRunInfo {
+  version: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number;
+  gitlabServer: string;
+  registryServer: string;
+  registryPath: string;
+  username: string;
+  minAgeSeconds: number;
+}
+
+/** Builds the document. `report` is absent when the run failed before producing one. */
+export function buildJsonDocument(
+  info: JsonRunInfo,
+  report: CleanupReport | undefined,
+  outcomes: ManifestOutcome[],
+  warnings: StorageWarning[],
+  extra: { error?: string; gc?: GcResult } = {},
+): Record<string, unknown> {
+  return {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    tool: { name: "gitlab-registry-cleanup", version: info.version },
+    runId: info.runId,
+    startedAt: info.startedAt,
+    finishedAt: info.finishedAt,
+    exitCode: info.exitCode,
+    dryRun: report?.dryRun ?? null,
+    settings: {
+      gitlabServer: info.gitlabServer,
+      registryServer: info.registryServer,
+      registryPath: info.registryPath,
+      username: info.username,
+      minAgeSeconds: info.minAgeSeconds,
+    },
+    error: extra.error ?? null,
+    summary: report ? summaryOf(report) : null,
+    space: report?.space ?? null,
+    garbageCollection: extra.gc ?? null,
+    skippedRepositories: report?.skipped ?? [],
+    manifests: outcomes.map((o) => ({ repository: o.repository, digest: o.digest, outcome: o.kind, detail: o.detail ?? null })),
+    warnings,
+    journal: report?.journalPath ?? null,
+  };
+}
+
+function summaryOf(report: CleanupReport): Record<string, unknown> {
+  return {
+    repositories: report.repositories,
+    manifests: report.manifests,
+    tags: report.tags,
+    kept: report.kept,
+    candidates: report.candidates,
+    outcomes: report.outcomes,
+    warnings: report.warnings,
+    tokenRequests: report.tokenRequests,
+    stoppedBecause: report.stoppedBecause ?? null,
+    interrupted: report.interrupted,
+    cancelled: report.cancelled,
+  };
+}

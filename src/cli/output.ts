@@ -1,0 +1,104 @@
+/**
+ * Where text goes. Per-manifest lines go to stdout (to stderr with --json, whose document owns
+ * stdout); warnings, notices and errors to stderr; progress to stderr on a terminal only.
+ * --quiet keeps the summary and errors; --verbose adds every kept manifest with its reason.
+ */
+import type { CleanupEvents } from "../cleanup.js";
+import { describeKeepReason } from "../core/keep-reason.js";
+import type { ManifestOutcome } from "../core/report.js";
+import type { StorageWarning } from "../core/types.js";
+import { NO_PROGRESS, terminalProgress, type Progress } from "./progress.js";
+import { renderOutcome, renderSignedIn, renderSkipped, renderWarning } from "./render.js";
+import { styleFor, type Style } from "./style.js";
+
+export interface OutputMode {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+}
+
+export class Output {
+  /** Everything the JSON document needs, collected as it happens. */
+  readonly outcomes: ManifestOutcome[] = [];
+  readonly warnings: StorageWarning[] = [];
+  private readonly progress: Progress;
+  private readonly outStyle: Style;
+  private readonly errStyle: Style;
+
+  constructor(
+    private readonly mode: OutputMode,
+    private readonly stdout: NodeJS.WriteStream = process.stdout,
+    private readonly stderr: NodeJS.WriteStream = process.stderr,
+    env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
+    const textStream = mode.json ? stderr : stdout;
+    this.outStyle = styleFor(textStream.isTTY === true, mode.color, env);
+    this.errStyle = styleFor(stderr.isTTY === true, mode.color, env);
+    this.progress = stderr.isTTY === true && !mode.quiet ? terminalProgress(stderr) : NO_PROGRESS;
+  }
+
+  /** Handlers for the cleanup's events. */
+  events(username: string): CleanupEvents {
+    return {
+      warning: (w) => {
+        this.warnings.push(w);
+        if (!this.mode.quiet) this.err(this.errStyle.warning(renderWarning(w)));
+      },
+      signedIn: (user) => this.notice(renderSignedIn(username, user)),
+      scanProgress: ({ repositories, manifests }) => this.progress.scanning(repositories, manifests),
+      planned: (plan) => {
+        if (!this.mode.verbose) return;
+        for (const kept of plan.kept) this.text(`Keep image ${kept.digest} in repository ${plan.name}: ${describeKeepReason(kept.reason)}`);
+      },
+      skipped: (s) => this.err(this.errStyle.warning(renderSkipped(s))),
+      executing: (total) => this.progress.deleting(total),
+      outcome: (o) => {
+        this.outcomes.push(o);
+        this.progress.advance();
+        if (o.kind === "failed") this.err(this.errStyle.error(renderOutcome(o)));
+        else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderOutcome(o)) : renderOutcome(o));
+      },
+      measuring: () => this.progress.stop(),
+    };
+  }
+
+  /** A line of the human report (stdout, or stderr with --json). */
+  text(line: string): void {
+    this.write(this.mode.json ? this.stderr : this.stdout, line);
+  }
+
+  /** Summary lines: printed even with --quiet. */
+  summary(lines: string[]): void {
+    this.progress.stop();
+    for (const line of lines) this.text(line);
+  }
+
+  notice(line: string): void {
+    if (!this.mode.quiet) this.err(line);
+  }
+
+  error(line: string): void {
+    this.progress.stop();
+    this.err(this.errStyle.error(line));
+  }
+
+  /** The JSON document, alone on stdout. */
+  json(document: unknown): void {
+    this.progress.stop();
+    this.stdout.write(JSON.stringify(document, null, 2) + "\n");
+  }
+
+  stop(): void {
+    this.progress.stop();
+  }
+
+  private err(line: string): void {
+    this.write(this.stderr, line);
+  }
+
+  private write(stream: NodeJS.WriteStream, line: string): void {
+    if (stream.isTTY && this.progress !== NO_PROGRESS) this.progress.log(line);
+    else stream.write(line + "\n");
+  }
+}
