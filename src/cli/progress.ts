@@ -1,6 +1,7 @@
 /**
  * Progress on a terminal: a counter while scanning (the total is unknown while streaming) and a
- * bar while deleting. Lines printed meanwhile go through `log` so they do not tear the bar.
+ * bar while deleting. Lines printed while a bar is live go above it through the bar library;
+ * otherwise straight to the terminal (the library only flushes its log buffer on a redraw).
  */
 import cliProgress from "cli-progress";
 
@@ -13,36 +14,44 @@ export interface Progress {
   stop(): void;
 }
 
-/** No progress at all: not a terminal, --quiet, or --json on stdout. */
+/** No progress at all: not a terminal, or --quiet. */
 export const NO_PROGRESS: Progress = { scanning() {}, deleting() {}, advance() {}, log() {}, stop() {} };
+
+const SCAN_FORMAT = "Scanning {value} repositories, {manifests} manifests | {duration_formatted}";
+const DELETE_FORMAT = "Deleting [{bar}] {value}/{total} manifests | {duration_formatted} | ETA {eta_formatted}";
 
 /** Progress drawn on `stream` (stderr), which must be a TTY. */
 export function terminalProgress(stream: NodeJS.WriteStream): Progress {
-  const bars = new cliProgress.MultiBar({
-    stream, hideCursor: true, clearOnComplete: true, stopOnComplete: false, barsize: 30,
-    format: "{phase} [{bar}] {value}/{total} {unit} | {duration_formatted}",
-  }, cliProgress.Presets.shades_classic);
+  let bars: cliProgress.MultiBar | undefined;
   let scan: cliProgress.SingleBar | undefined;
   let work: cliProgress.SingleBar | undefined;
+  const open = (): cliProgress.MultiBar =>
+    (bars ??= new cliProgress.MultiBar(
+      { stream, hideCursor: true, clearOnComplete: true, barsize: 30, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    ));
+  const stop = (): void => {
+    // stop() does not flush lines logged since the last redraw; update() does.
+    bars?.update();
+    bars?.stop();
+    bars = scan = work = undefined;
+  };
   return {
     scanning(repositories, manifests) {
-      const payload = { phase: "Scanning", unit: `repositories, ${manifests} manifests` };
-      if (!scan) scan = bars.create(0, 0, payload, { format: "{phase} {value} {unit} | {duration_formatted}" });
-      scan.update(repositories, payload);
+      scan ??= open().create(0, 0, { manifests }, { format: SCAN_FORMAT });
+      scan.update(repositories, { manifests });
     },
     deleting(total) {
-      scan?.stop();
-      if (scan) bars.remove(scan);
-      work = bars.create(total, 0, { phase: "Deleting", unit: "manifests" });
+      stop();
+      work = open().create(total, 0, {}, { format: DELETE_FORMAT });
     },
     advance() {
       work?.increment();
     },
     log(line) {
-      bars.log(`${line}\n`);
+      if (bars) bars.log(`${line}\n`);
+      else stream.write(`${line}\n`);
     },
-    stop() {
-      bars.stop();
-    },
+    stop,
   };
 }
