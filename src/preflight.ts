@@ -7,16 +7,23 @@ import { SafetyRefusal } from "./core/errors.js";
 import { readLockfiles, readRegistryConfig } from "./storage/registry-config.js";
 import { checkStorageRoot } from "./storage/storage-root.js";
 
-/** Builds the preflight for a storage root and a registry config path. Throws when refused. */
+/**
+ * Builds the preflight for a storage root and a registry config path. Throws when refused.
+ * It runs once: later calls return the first result, so the CLI can check before prompting for
+ * a password and the cleanup can still insist on it.
+ */
 export function buildPreflight(root: string, registryConfigPath: string): () => Promise<void> {
-  return async () => {
-    await checkStorageRoot(root);
-    const [locks, read] = await Promise.all([readLockfiles(root), readRegistryConfig(registryConfigPath)]);
-    const decision = decideDatabaseGuard({
-      ...locks,
-      ...(read.config ? { config: read.config } : {}),
-      ...(read.problem ? { configProblem: read.problem } : {}),
-    });
-    if (!decision.ok) throw new SafetyRefusal(`${decision.reason} Nothing was deleted.`);
-  };
+  let result: Promise<void> | undefined;
+  return () => (result ??= check(root, registryConfigPath));
+}
+
+async function check(root: string, registryConfigPath: string): Promise<void> {
+  await checkStorageRoot(root);
+  const [locks, read] = await Promise.all([readLockfiles(root), readRegistryConfig(registryConfigPath)]);
+  const decision = decideDatabaseGuard({
+    ...locks,
+    ...(read.config ? { config: read.config } : {}),
+    ...(read.problem ? { configProblem: read.problem } : {}),
+  });
+  if (!decision.ok) throw new SafetyRefusal(`${decision.reason} Nothing was deleted.`);
 }

@@ -41,25 +41,58 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
   const startedAt = new Date();
   const options = resolveOptions(applyEnvironment(typed, process.env, fromCommandLine));
   output = new Output(options);
+  const runId = newRunId(startedAt);
+  const run: Partial<RunResult> = {};
+  let failure: unknown;
+  try {
+    await cleanupRun(options, runId, run);
+  } catch (error) {
+    failure = error;
+  } finally {
+    output.stop();
+  }
+  const exitCode = failure === undefined ? exitCodeFor(run.report!) : failure instanceof CleanupError ? failure.exitCode : ExitCode.deletionsFailed;
+  if (options.json || options.output) {
+    const document = buildJsonDocument({
+      version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
+      gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href, registryPath: options.registryPath,
+      username: run.username ?? options.user, minAgeSeconds: options.minAgeMs / 1000,
+    }, run.report, output.outcomes, output.warnings, {
+      ...(failure instanceof Error ? { error: failure.message } : {}), ...(run.gc ? { gc: run.gc } : {}),
+    });
+    if (options.json) output.json(document);
+    if (options.output) await writeFile(options.output, JSON.stringify(document, null, 2) + "\n", { mode: 0o600 });
+  }
+  if (failure !== undefined) throw failure;
+  process.exitCode = exitCode;
+}
+
+/** What a run produced, filled in as it goes so a failure still reports what is known. */
+interface RunResult {
+  username: string;
+  report: CleanupReport;
+  gc: GcResult;
+}
+
+async function cleanupRun(options: ResolvedOptions, runId: string, result: Partial<RunResult>): Promise<void> {
+  // Before any password prompt: a wrong path or a missing sudo should not cost typing a password.
+  const preflight = buildPreflight(options.registryPath, options.registryConfig);
+  await preflight();
   const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
+  result.username = credentials.username;
   const dispatcher = createDispatcher({ insecure: options.insecure, ...(await caCert(options)) });
   const tokens = new GitLabTokenProvider({
     gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher,
   });
   const storage = new FilesystemStorageReader(options.registryPath);
-  const runId = newRunId(startedAt);
   const controller = new AbortController();
   onSignals(controller);
-  let report: CleanupReport | undefined;
-  let gc: GcResult | undefined;
-  let failure: unknown;
   try {
-    report = await runCleanup(
+    const report = await runCleanup(
       {
-        storage, tokens, runId, now: Date.now,
+        storage, tokens, runId, now: Date.now, preflight,
         registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }),
         gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
-        preflight: buildPreflight(options.registryPath, options.registryConfig),
         openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
       },
       { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
@@ -71,28 +104,15 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
       },
       controller.signal,
     );
+    result.report = report;
     output.summary(renderSummary(report, options.minAgeMs));
-    if (options.gc && wantsGarbageCollection(report)) gc = await garbageCollection(options, storage);
-  } catch (error) {
-    failure = error;
+    if (options.gc && wantsGarbageCollection(report)) {
+      const gc = await garbageCollection(options, storage);
+      if (gc) result.gc = gc;
+    }
   } finally {
-    output.stop();
     await dispatcher.close().catch(() => {});
   }
-  const exitCode = failure === undefined ? exitCodeFor(report!) : failure instanceof CleanupError ? failure.exitCode : ExitCode.deletionsFailed;
-  if (options.json || options.output) {
-    const document = buildJsonDocument({
-      version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
-      gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href, registryPath: options.registryPath,
-      username: credentials.username, minAgeSeconds: options.minAgeMs / 1000,
-    }, report, output.outcomes, output.warnings, {
-      ...(failure instanceof Error ? { error: failure.message } : {}), ...(gc ? { gc } : {}),
-    });
-    if (options.json) output.json(document);
-    if (options.output) await writeFile(options.output, JSON.stringify(document, null, 2) + "\n", { mode: 0o600 });
-  }
-  if (failure !== undefined) throw failure;
-  process.exitCode = exitCode;
 }
 
 /** Only after real deletions that finished: an interrupted or stopped run is not collected. */
