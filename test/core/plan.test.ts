@@ -1,3 +1,4 @@
+import { markedBlobs } from "../../src/core/space.js";
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import { parseManifest } from "../../src/core/manifest.js";
@@ -332,7 +333,11 @@ describe("planRepository: the reasons and data it records", () => {
 
     const plan = planOf(snapshot({ revisions: [top, child, loose], tags: { latest: top } }));
     expect(reasonOf(plan, child)).toEqual({ kind: "index-child", parent: top.digest });
-    expect(plan.candidates).toEqual([{ digest: loose.digest, mediaType: MediaType.ociManifest, ageMs: 30 * DAY }]);
+    // blobs: what garbage collection frees with it: itself, its config and its layer.
+    expect(plan.candidates).toEqual([{
+      digest: loose.digest, mediaType: MediaType.ociManifest, ageMs: 30 * DAY,
+      blobs: [loose.digest, fakeDigest("bare-loose/c"), fakeDigest("l")],
+    }]);
   });
 
   it("records sorted tags, parents, subjects and ages", () => {
@@ -380,8 +385,8 @@ describe("planRepository: the reasons and data it records", () => {
     const plan = planOf(snapshot({ revisions: [s1, docker] }), DAY);
     expect(plan.candidates).toEqual(
       [
-        { digest: s1.digest, mediaType: MediaType.dockerSchema1Signed, ageMs: 30 * DAY },
-        { digest: docker.digest, mediaType: MediaType.dockerManifest, ageMs: 2 * DAY },
+        { digest: s1.digest, mediaType: MediaType.dockerSchema1Signed, ageMs: 30 * DAY, blobs: markedBlobs(s1) },
+        { digest: docker.digest, mediaType: MediaType.dockerManifest, ageMs: 2 * DAY, blobs: markedBlobs(docker) },
       ].sort((a, b) => (a.digest < b.digest ? -1 : 1)),
     );
   });
