@@ -35,13 +35,14 @@ export interface CredentialOptions {
 
 /** Resolves the credentials. Throws UsageError when none can be had. */
 export async function resolveCredentials(options: CredentialOptions, io: CredentialInputs): Promise<Credentials> {
-  if (options.credentialsFile !== undefined) return readCredentialsFile(options.credentialsFile, io);
-  const username = options.user;
   if (options.password !== undefined) {
     io.warn("--password is visible to other users in the process list; prefer -c/--credentials-file or " +
-      `the ${PASSWORD_ENV} environment variable.`);
-    return checked({ username, secret: options.password, source: "--password" });
+      `the ${PASSWORD_ENV} environment variable.` +
+      (options.credentialsFile !== undefined ? " It is ignored: the -c/--credentials-file secret is used." : ""));
   }
+  if (options.credentialsFile !== undefined) return readCredentialsFile(options.credentialsFile, io);
+  const username = options.user;
+  if (options.password !== undefined) return checked({ username, secret: options.password, source: "--password" });
   const fromEnv = io.env[PASSWORD_ENV];
   if (fromEnv !== undefined && fromEnv !== "") return checked({ username, secret: fromEnv, source: PASSWORD_ENV });
   if (io.stdinIsTTY) {
@@ -71,7 +72,10 @@ async function readCredentialsFile(path: string, io: CredentialInputs): Promise<
     io.warn(`Credentials file ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); ` +
       `restrict it with: chmod 600 ${path}`);
   }
-  const [first, second] = text.split(/\r?\n/);
+  const lines = text.split(/\r?\n/);
+  // A final newline ends line 1 or 2; it does not start another line.
+  if (lines.at(-1) === "") lines.pop();
+  const [first, second] = lines;
   const username = first?.trim() ?? "";
   const secret = second?.replace(/\r$/, "") ?? "";
   if (username === "") {

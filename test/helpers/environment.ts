@@ -36,6 +36,8 @@ export interface EnvironmentOptions {
   expirySeconds?: number;
   deleteEnabled?: boolean;
   thresholds?: Partial<RoleThresholds>;
+  /** Serve the registry over HTTPS with this certificate and key (see tls-certificate.ts). */
+  tls?: { certPath: string; keyPath: string };
 }
 
 /** Running stand-in and registry, plus the way to tear them down. */
@@ -74,6 +76,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       certPath: pki.certPath,
       dir: registryDir,
       deleteEnabled: options.deleteEnabled ?? true,
+      ...(options.tls ? { tls: options.tls } : {}),
     });
     const standin = gitlab;
     return {

@@ -6,13 +6,13 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { request } from "undici";
-import { stringify } from "yaml";
+import { Agent, request, type Dispatcher } from "undici";
+import { parse, stringify } from "yaml";
 
 const execFileAsync = promisify(execFile);
 
@@ -33,11 +33,13 @@ export interface RegistryOptions {
   deleteEnabled?: boolean;
   /** Directory for config and storage; a temp dir (removed by `dispose()`) when absent. */
   dir?: string;
+  /** Serve HTTPS with this PEM certificate and key (`http.tls`); the URL is then `https://`. */
+  tls?: { certPath: string; keyPath: string };
 }
 
 /** A running registry process. */
 export interface RegistryServer {
-  /** e.g. `http://127.0.0.1:41234`. */
+  /** e.g. `http://127.0.0.1:41234` (`https://` with the `tls` option). */
   url: string;
   port: number;
   /** `127.0.0.1:<port>`, for image references such as skopeo's `docker://` ones. */
@@ -65,7 +67,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
   const port = await freePort();
   const configPath = join(dir, "config.yml");
   await writeFile(configPath, registryConfig(options, storageRoot, port));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let stderr = "";
   const launch = async (): Promise<void> => {
@@ -126,6 +128,14 @@ export async function garbageCollect(configPath: string): Promise<string> {
   }
 }
 
+/** Rewrites `storage.delete.enabled` in the running registry's config and restarts it. */
+export async function setDeleteEnabled(server: RegistryServer, enabled: boolean): Promise<void> {
+  const config = parse(await readFile(server.configPath, "utf8")) as { storage: { delete: { enabled: boolean } } };
+  config.storage.delete.enabled = enabled;
+  await writeFile(server.configPath, stringify(config));
+  await server.restart();
+}
+
 /** The registry config: token auth against the stand-in, filesystem storage, no background jobs. */
 export function registryConfig(options: RegistryOptions, storageRoot: string, port: number): string {
   return stringify({
@@ -137,7 +147,11 @@ export function registryConfig(options: RegistryOptions, storageRoot: string, po
       // Upload purging would walk the storage in the background and race with tests of the tree.
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString("hex") },
+    http: {
+      addr: `127.0.0.1:${port}`,
+      secret: randomBytes(16).toString("hex"),
+      ...(options.tls ? { tls: { certificate: options.tls.certPath, key: options.tls.keyPath } } : {}),
+    },
     auth: {
       token: {
         realm: options.realm,
@@ -177,20 +191,28 @@ async function freePort(): Promise<number> {
 async function waitUntilReady(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastProblem = "no answer yet";
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr()}`);
+  // Readiness only: whether the certificate is trusted is the tests' business, not this probe's.
+  const dispatcher: Dispatcher | undefined = url.startsWith("https:")
+    ? new Agent({ connect: { rejectUnauthorized: false } })
+    : undefined;
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr()}`);
+      }
+      try {
+        const response = await request(`${url}/v2/`, { headersTimeout: 1_000, bodyTimeout: 1_000, ...(dispatcher ? { dispatcher } : {}) });
+        await response.body.dump();
+        // 401 proves both that it listens and that token auth is configured.
+        if (response.statusCode === 401) return;
+        lastProblem = `GET /v2/ answered ${response.statusCode}`;
+      } catch (error) {
+        lastProblem = error instanceof Error ? error.message : String(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    try {
-      const response = await request(`${url}/v2/`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
-      await response.body.dump();
-      // 401 proves both that it listens and that token auth is configured.
-      if (response.statusCode === 401) return;
-      lastProblem = `GET /v2/ answered ${response.statusCode}`;
-    } catch (error) {
-      lastProblem = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    await dispatcher?.close();
   }
   throw new Error(`docker-registry at ${url} not ready after ${READY_TIMEOUT_MS} ms (${lastProblem}):\n${stderr()}`);
 }

@@ -27,10 +27,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI with `args`; never rejects on a non-zero exit. */
-export function runCli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+/** What setpriv needs to run the CLI as nobody: EACCES is real there, unlike for root. */
+const AS_NOBODY = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+
+/** Runs the CLI with `args` (as user nobody with `asNobody`); never rejects on a non-zero exit. */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; asNobody?: boolean } = {},
+): Promise<CliResult> {
+  const command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, CLI, ...args];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], {
+    const child = execFile(command[0]!, command.slice(1), {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 300_000,
