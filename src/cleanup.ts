@@ -194,7 +194,6 @@ async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabAp
 async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   const { deps, options, events, report } = run;
   const journal = options.dryRun ? undefined : await deps.openJournal?.();
-  if (journal) report.journalPath = journal.path;
   // Stopping the run (deletes disabled) must not look like a user interrupt.
   const stop = new AbortController();
   const abortAll = AbortSignal.any([run.signal, stop.signal]);
@@ -226,6 +225,7 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
     }, abortAll);
   } finally {
     await journal?.close();
+    if (journal && journal.records > 0) report.journalPath = journal.path;
   }
 }
 

@@ -7,14 +7,26 @@ export function exitCodeFor(report: CleanupReport): ExitCodeValue {
   if (report.stoppedBecause !== undefined || report.outcomes.failed > 0) return ExitCode.deletionsFailed;
   if (report.skipped.some((s) => s.reason === "error")) return ExitCode.deletionsFailed;
   if (noPermissionAnywhere(report)) return ExitCode.auth;
+  if (crossCheckRefusedAll(report)) return ExitCode.refused;
   return ExitCode.ok;
+}
+
+/**
+ * Every repository that could have been cleaned failed the cross-check against the live registry:
+ * -p is almost certainly not this registry's storage. One mismatch among many is a warning only.
+ */
+export function crossCheckRefusedAll(report: CleanupReport): boolean {
+  const mismatched = report.skipped.filter((s) => s.reason === "tags-mismatch").length;
+  const handled = report.outcomes.deleted + report.outcomes["would-delete"] + report.outcomes["already-gone"] +
+    report.outcomes.protected + report.outcomes.failed + report.outcomes["kept-on-recheck"];
+  return mismatched > 0 && handled === 0;
 }
 
 /**
  * Candidates existed, every repository holding them was refused for lack of permission or as an
  * orphan, and at least one for lack of permission: the credentials cannot clean anything.
  */
-function noPermissionAnywhere(report: CleanupReport): boolean {
+export function noPermissionAnywhere(report: CleanupReport): boolean {
   if (report.candidates === 0 || report.cancelled) return false;
   const refused = report.skipped.filter((s) => s.reason === "no-permission" || s.reason === "orphan");
   const refusedCandidates = refused.reduce((n, s) => n + s.candidates, 0);

@@ -13,7 +13,7 @@ import { CommanderError } from "commander";
 import { runCleanup } from "../cleanup.js";
 import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
-import { FileJournal } from "../execute/journal.js";
+import { LazyJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
 import { GitLabTokenProvider } from "../gitlab/token-provider.js";
@@ -93,7 +93,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
         storage, tokens, runId, now: Date.now, preflight,
         registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }),
         gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
-        openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
+        openJournal: async () => new LazyJournal(options.journal ?? defaultJournalPath(runId)),
       },
       { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
       {

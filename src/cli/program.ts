@@ -68,6 +68,13 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("--gc-command <command>", "the garbage collection --gc runs", DEFAULT_GC_COMMAND)
     .addHelpText("after", HELP_AFTER)
     .showHelpAfterError("(run with --help for usage)")
+    // A mistyped `--passwd=<secret>` would be echoed whole: never print an option's value.
+    .configureOutput({ outputError: (text, write) => write(redactOptionValues(text)) })
     .action(async (raw: RawOptions, command: Command) => run(raw, (key) => command.getOptionValueSource(key) === "cli"));
   return program;
+}
+
+/** `unknown option '--passwd=S3cret'` -> `unknown option '--passwd=…'`. */
+export function redactOptionValues(text: string): string {
+  return text.replace(/('--?[^'=\s]+)=[^']*'/g, "$1=…'");
 }

@@ -4,6 +4,7 @@ import type { CleanupReport, ManifestOutcome, SkippedRepository } from "../core/
 import type { SpaceEstimate } from "../core/space.js";
 import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import type { GitLabUser } from "../gitlab/ports.js";
+import { crossCheckRefusedAll, noPermissionAnywhere } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
 
 /** One line per manifest, worded as the original tool printed them. */
@@ -122,6 +123,15 @@ function describeSkips(skipped: SkippedRepository[]): string {
 
 function closing(report: CleanupReport): string[] {
   if (report.stoppedBecause) return [`Stopped: ${report.stoppedBecause}`];
+  if (noPermissionAnywhere(report)) {
+    return ["Nothing can be deleted with these credentials: they may delete in none of the repositories that have " +
+      "something to delete. Use an administrator, or a password or api-scope token of a user whose role may delete " +
+      "container images there."];
+  }
+  if (crossCheckRefusedAll(report)) {
+    return ["Nothing was deleted: the registry's tags differ from the storage in every repository checked. " +
+      "Check that -p is the storage of the registry given with -r."];
+  }
   if (report.cancelled) return ["Cancelled: nothing was deleted."];
   if (report.interrupted) return ["Interrupted: the counts above are what was done before the stop. Run again to finish."];
   if (report.dryRun) {

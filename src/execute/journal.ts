@@ -20,6 +20,8 @@ export interface JournalRecord {
 /** Where records go. The cleanup waits for `append` before it deletes. */
 export interface JournalWriter {
   readonly path: string;
+  /** Records appended so far. */
+  readonly records: number;
   append(record: JournalRecord): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export interface JournalWriter {
  */
 export class FileJournal implements JournalWriter {
   private pending: Array<{ line: string; done: () => void; fail: (error: unknown) => void }> = [];
+  records = 0;
   private flushing: Promise<void> | undefined;
 
   private constructor(
@@ -45,6 +48,7 @@ export class FileJournal implements JournalWriter {
   }
 
   append(record: JournalRecord): Promise<void> {
+    this.records++;
     return new Promise((done, fail) => {
       this.pending.push({ line: JSON.stringify(record) + "\n", done, fail });
       this.flushing ??= this.flush();
@@ -69,5 +73,29 @@ export class FileJournal implements JournalWriter {
       }
     }
     this.flushing = undefined;
+  }
+}
+
+/**
+ * A journal whose file is created on the first record, so a run that ends up deleting nothing
+ * (every repository skipped, say) leaves no empty file behind and names none in its summary.
+ */
+export class LazyJournal implements JournalWriter {
+  private file: Promise<FileJournal> | undefined;
+  private opened: FileJournal | undefined;
+
+  constructor(readonly path: string) {}
+
+  get records(): number {
+    return this.opened?.records ?? 0;
+  }
+
+  async append(record: JournalRecord): Promise<void> {
+    this.file ??= FileJournal.open(this.path).then((journal) => (this.opened = journal));
+    await (await this.file).append(record);
+  }
+
+  async close(): Promise<void> {
+    if (this.file) await (await this.file).close();
   }
 }

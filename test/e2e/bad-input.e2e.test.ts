@@ -106,6 +106,7 @@ const rows: Row[] = [
     name: "no delete permission anywhere", code: 4,
     args: async () => cli({ "-c": await file("reader", `${READER.username}\n${READER.secret}\n`) }),
     stderr: /Skipped repository group\/project \(11 untagged manifests.*, no permission\): the token GitLab issued lacks delete/,
+    stdout: /Nothing can be deleted with these credentials/,
   },
   {
     name: "database-in-use lockfile", code: 3, args: () => cli(),
@@ -160,8 +161,10 @@ const rows: Row[] = [
     },
   },
   {
-    name: "-p is another registry's storage", code: 0, args: () => cli({ "-p": otherStorage.root }),
+    // Every repository it could clean failed the cross-check: a safety refusal, exit 3.
+    name: "-p is another registry's storage", code: 3, args: () => cli({ "-p": otherStorage.root }),
     stderr: /Skipped repository group\/project \(1 untagged manifests.*, tags differ from the registry\).*is -p the storage of this registry\?/,
+    stdout: /Check that -p is the storage of the registry given with -r/,
   },
 ];
 

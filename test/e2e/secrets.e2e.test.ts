@@ -140,9 +140,8 @@ describe("no secret in output or files", () => {
     expectNoSecret(result, files);
   });
 
-  // Known leak: commander echoes an unknown `--flag=value` whole ("error: unknown option
-  // '--passwd=S3cr3t…'"). Fix in src/cli/program.ts (configureOutput redacting `=…`); then make this `it`.
-  it.fails("a mistyped --password=<secret> is not echoed", async () => {
+  // Commander would echo an unknown `--flag=value` whole; program.ts redacts the value.
+  it("a mistyped --password=<secret> is not echoed", async () => {
     const { result, files } = await run(base(`--passwd=${PASSWORD}`));
     expect(result.code).toBe(2);
     expectNoSecret(result, files);
