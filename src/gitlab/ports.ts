@@ -1,6 +1,12 @@
 /** What the cleanup needs from GitLab: registry tokens, and a little of the REST API. */
 import type { RepositoryName } from "../core/repository-name.js";
 
+/**
+ * The actions a TokenProvider asks for in each `repository:<name>:<actions>` scope: the cleanup's
+ * `pull,delete` (never push: GITLAB.md §1), restore's `pull,push`, and `pull` for a restore dry run.
+ */
+export type TokenActions = "pull,delete" | "pull,push" | "pull";
+
 /** Issues registry tokens from GitLab's `/jwt/auth` (GITLAB.md §1). */
 export interface TokenProvider {
   /**
@@ -10,13 +16,15 @@ export interface TokenProvider {
   verifyCredentials(): Promise<void>;
   /**
    * Fetches tokens for these repositories in batched requests (many scopes per request) and
-   * returns, per repository, whether the token grants `delete`. Denied actions are dropped
+   * returns, per repository, whether the token grants the provider's key action: `delete` for the
+   * cleanup, `push` for restore (`pull` for its dry run). Denied actions are dropped
    * silently by GitLab, so this is read from the JWT's `access` claim.
    */
   authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>>;
   /**
-   * A token valid for `repository:<name>:pull,delete`, from the cache while it has more than a
-   * safety margin left before `exp`. `refresh: true` discards the cached one first (after a 401).
+   * A token valid for `repository:<name>:<actions>` (`pull,delete` unless configured otherwise),
+   * from the cache while it has more than a safety margin left before `exp`. `refresh: true`
+   * discards the cached one first (after a 401).
    */
   tokenFor(name: RepositoryName, options?: { refresh?: boolean }): Promise<string>;
   /** How many requests were sent to `/jwt/auth` (for the report and the benchmark). */

@@ -9,7 +9,7 @@ import type { RepositoryName } from "../core/repository-name.js";
 import { basicAuthorization, displayUrl, readBody } from "../registry/http.js";
 import { RegistryError, errorFromNetwork, errorFromReply } from "../registry/registry-error.js";
 import { withRetry, type RetryPolicy } from "../registry/retry.js";
-import type { TokenProvider } from "./ports.js";
+import type { TokenActions, TokenProvider } from "./ports.js";
 
 export interface GitLabTokenProviderOptions {
   /** GitLab's external URL; the token endpoint is `<gitlabUrl>/jwt/auth`. */
@@ -18,6 +18,11 @@ export interface GitLabTokenProviderOptions {
   /** Password or personal access token. Never appears in any message. */
   secret: string;
   dispatcher: Dispatcher;
+  /**
+   * The actions asked for in every repository scope. Default `pull,delete`, the cleanup's: never
+   * `push` there (GITLAB.md §1). Restore asks for `pull,push`, and its dry run for `pull` only.
+   */
+  actions?: TokenActions;
   /** Clock in ms since the epoch (tests inject one). Default Date.now. */
   now?: () => number;
   /** Renew a token this long before it expires, at most a third of its lifetime. Default 30 s. */
@@ -57,6 +62,7 @@ export class GitLabTokenProvider implements TokenProvider {
   readonly #options: GitLabTokenProviderOptions;
   readonly #endpoint: URL;
   readonly #authorization: string;
+  readonly #actions: TokenActions;
   readonly #now: () => number;
   readonly #cache = new Map<RepositoryName, IssuedToken>();
   readonly #inflight = new Map<RepositoryName, Promise<IssuedToken>>();
@@ -72,6 +78,7 @@ export class GitLabTokenProvider implements TokenProvider {
     this.#endpoint = new URL("jwt/auth", href.endsWith("/") ? href : `${href}/`);
     this.#authorization = basicAuthorization(options.username, options.secret);
     this.#now = options.now ?? Date.now;
+    this.#actions = options.actions ?? "pull,delete";
   }
 
   /** How many HTTP requests were sent to `/jwt/auth`, retries included. */
@@ -84,14 +91,18 @@ export class GitLabTokenProvider implements TokenProvider {
     await this.#fetch([]);
   }
 
-  /** Fetches (or reuses) tokens for all names and reads, per name, whether `delete` was granted. */
+  /**
+   * Fetches (or reuses) tokens for all names and reads, per name, whether the key action was
+   * granted: `delete` (the default), `push` (restore) or `pull`.
+   */
   async authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>> {
     const unique = [...new Set(names)];
     const issued = await Promise.all(unique.map((name) => this.#tokenEntry(name)));
-    return new Map(unique.map((name, index) => [name, canDelete(issued[index]!, name)]));
+    const action = keyAction(this.#actions);
+    return new Map(unique.map((name, index) => [name, grants(issued[index]!, name, action)]));
   }
 
-  /** A token for `repository:<name>:pull,delete`; `refresh` drops the cached one first (after a 401). */
+  /** A token for `repository:<name>:<actions>`; `refresh` drops the cached one first (after a 401). */
   async tokenFor(name: RepositoryName, options?: { refresh?: boolean }): Promise<string> {
     if (options?.refresh) this.#cache.delete(name);
     return (await this.#tokenEntry(name)).token;
@@ -137,7 +148,7 @@ export class GitLabTokenProvider implements TokenProvider {
     let current: Waiter[] = [];
     let length = SERVICE_QUERY.length;
     for (const waiter of waiting) {
-      const added = "&scope=".length + scopeFor(waiter.name).length;
+      const added = "&scope=".length + scopeFor(waiter.name, this.#actions).length;
       if (current.length > 0 && length + added > limit) {
         batches.push(current);
         current = [];
@@ -155,7 +166,7 @@ export class GitLabTokenProvider implements TokenProvider {
     const url = new URL(this.#endpoint);
     // Names are validated (lowercase letters, digits, . _ - /), all legal in a query: sending
     // them unescaped fits about 40% more scopes in a request than percent-encoding would.
-    url.search = [SERVICE_QUERY, ...names.map((name) => `scope=${scopeFor(name)}`)].join("&");
+    url.search = [SERVICE_QUERY, ...names.map((name) => `scope=${scopeFor(name, this.#actions)}`)].join("&");
     const sentAt = this.#now();
     const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
     const issued = this.#decode(body, sentAt);
@@ -199,10 +210,15 @@ export class GitLabTokenProvider implements TokenProvider {
       return this.#refusal;
     }
     if (status === 403) {
+      // GitLab also refuses a whole request with 403 when it asks for push on a protected repository path.
+      const pushing = this.#actions.includes("push")
+        ? " Asking for push, this also happens when a repository is protected against pushes in GitLab " +
+          "(Settings > Packages and registries > Protected container repositories)."
+        : "";
       this.#refusal = new AuthError(
         `GitLab at ${gitlab} refused container registry access to user ${user} (403): this credential has no ` +
           "registry ability. Use the password, or a personal access token with the `api` scope, of a user " +
-          "with the Maintainer role (deploy tokens and read_registry/write_registry tokens cannot delete).",
+          "with the Maintainer role (deploy tokens and read_registry/write_registry tokens cannot delete)." + pushing,
       );
       return this.#refusal;
     }
@@ -240,14 +256,19 @@ export class GitLabTokenProvider implements TokenProvider {
   }
 }
 
-/** The scope this tool asks for: never `push` or `*` (GITLAB.md §1). */
-function scopeFor(name: RepositoryName): string {
-  return `repository:${name}:pull,delete`;
+/** The scope asked for: never `*`, and `push` only for restore (GITLAB.md §1). */
+function scopeFor(name: RepositoryName, actions: TokenActions): string {
+  return `repository:${name}:${actions}`;
 }
 
-function canDelete(issued: IssuedToken, name: RepositoryName): boolean {
+/** The action `authorize` reports on: the one the provider's callers cannot work without. */
+function keyAction(actions: TokenActions): string {
+  return actions === "pull" ? "pull" : actions.slice("pull,".length);
+}
+
+function grants(issued: IssuedToken, name: RepositoryName, action: string): boolean {
   const actions = issued.actions.get(name) ?? [];
-  return actions.includes("delete") || actions.includes("*");
+  return actions.includes(action) || actions.includes("*");
 }
 
 function grantedActions(access: unknown): Map<string, readonly string[]> {

@@ -142,8 +142,8 @@ export class RegistryClient implements RegistryApi {
   }
 
   /**
-   * Uploads a manifest by digest (restore). Needs `push`, which the tokens this tool asks for
-   * (`pull,delete`) do not grant: expect a RegistryError with insufficient_scope until they do.
+   * Uploads a manifest by digest (restore). Needs `push`: build this client with a TokenProvider
+   * asking for `pull,push` (the cleanup's `pull,delete` tokens get 401 insufficient_scope).
    */
   async putManifest(name: RepositoryName, digest: Digest, manifest: FetchedManifest): Promise<void> {
     const headers = { "content-type": manifest.mediaType };

@@ -45,6 +45,8 @@ export interface RegistryErrorInit {
   repository?: RepositoryName;
   digest?: Digest;
   retryAfter?: string;
+  /** Every entry of the reply's `{"errors":[…]}`, e.g. the blobs a MANIFEST_BLOB_UNKNOWN names. */
+  entries?: RegistryErrorEntry[];
   cause?: unknown;
 }
 
@@ -61,6 +63,8 @@ export class RegistryError extends CleanupError {
   readonly digest: Digest | undefined;
   /** `Retry-After` of the failed reply; read by registry/retry.ts through `retryAfter`. */
   readonly retryAfter: string | undefined;
+  /** The registry's error entries (code, message, detail); empty for network failures. */
+  readonly entries: readonly RegistryErrorEntry[];
 
   constructor(init: RegistryErrorInit) {
     const options = init.cause !== undefined ? { cause: init.cause } : undefined;
@@ -70,6 +74,7 @@ export class RegistryError extends CleanupError {
     this.repository = init.repository;
     this.digest = init.digest;
     this.retryAfter = init.retryAfter;
+    this.entries = init.entries ?? [];
   }
 }
 
@@ -145,7 +150,8 @@ export function errorFromReply(
   reply: FailedReply,
   about: { repository?: RepositoryName; digest?: Digest } = {},
 ): RegistryError {
-  const entry = parseRegistryErrors(reply.body)[0];
+  const entries = parseRegistryErrors(reply.body);
+  const entry = entries[0];
   const code = entry?.code;
   const said = entry ? [entry.code, entry.message].filter(Boolean).join(": ") : STATUS_CODES[reply.status] ?? "";
   const hint = hintFor(reply);
@@ -154,6 +160,7 @@ export function errorFromReply(
     status: reply.status,
     message: [`${reply.status} ${said}`.trim(), hint].filter(Boolean).join(" "),
     ...(code !== undefined ? { code } : {}),
+    ...(entries.length > 0 ? { entries } : {}),
     ...(reply.retryAfter !== undefined ? { retryAfter: reply.retryAfter } : {}),
     ...about,
   });

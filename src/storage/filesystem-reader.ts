@@ -2,11 +2,12 @@
  * StorageReader over the distribution registry's filesystem driver layout (GITLAB.md §4).
  * Read-only by construction: it only lists, stats and reads (see storage-fs.ts).
  */
-import type { Digest } from "../core/digest.js";
+import { join } from "node:path";
+import { type Digest, digestFromParts } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types.js";
 import { listBlobs } from "./blobs.js";
-import { blobDataPath, revisionLinkPath } from "./layout.js";
+import { blobDataPath, revisionLinkPath, revisionsDir } from "./layout.js";
 import { type ReadContext, readRevisions } from "./revisions.js";
 import { type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
 import type { StorageReader } from "./storage-reader.js";
@@ -77,6 +78,32 @@ export class FilesystemStorageReader implements StorageReader {
     } catch (error) {
       if (isMissing(error)) return false;
       throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
+    }
+  }
+
+  /**
+   * Digests with a directory under `_manifests/revisions` (deleted revisions keep theirs): the
+   * cleanup's cheap check for pushes between batches. Throws when a directory cannot be listed,
+   * because a check that cannot look must not pass.
+   */
+  async listRevisionDigests(name: RepositoryName): Promise<Digest[]> {
+    const base = revisionsDir(this.root, name);
+    const digests: Digest[] = [];
+    for (const algorithm of await this.listNamesOrNone(base)) {
+      for (const hex of await this.listNamesOrNone(join(base, algorithm))) {
+        const digest = digestFromParts(algorithm, hex);
+        if (digest) digests.push(digest);
+      }
+    }
+    return digests;
+  }
+
+  private async listNamesOrNone(dir: string): Promise<string[]> {
+    try {
+      return (await this.context.fs.listDir(dir)).map((entry) => entry.name);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw new Error(`Could not list ${dir}: ${describeFsError(error)}.`, { cause: error });
     }
   }
 

@@ -19,6 +19,12 @@ export interface StorageReader {
   hasRevision(name: RepositoryName, digest: Digest): Promise<boolean>;
   /** The exact bytes of a blob (a manifest), for the journal. */
   readBlob(digest: Digest): Promise<Buffer>;
+  /**
+   * Digests that have a directory under `_manifests/revisions`, live or not (a delete leaves the
+   * directory behind): a cheap way to notice, between batches of deletes, that something was
+   * pushed. Optional: without it only tag changes trigger a re-plan.
+   */
+  listRevisionDigests?(name: RepositoryName): Promise<Digest[]>;
   /** Every blob in the blob store with its size on disk (what garbage collection sweeps). */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

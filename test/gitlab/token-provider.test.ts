@@ -161,6 +161,32 @@ describe("requests", () => {
     expect(injector.requests).toHaveLength(1);
   });
 
+  it("asks for pull,push for restore, and reads where push was granted", async () => {
+    // Push dropped for names containing "readonly", as GitLab drops it below the Developer role.
+    injector.script((req, res) => {
+      const iat = Math.floor(Date.now() / 1000);
+      const access = req.url.searchParams.getAll("scope").map((scope) => {
+        const [, name, actions] = scope.split(":");
+        return { type: "repository", name, actions: actions!.split(",").filter((a) => a !== "push" || !name!.includes("readonly")) };
+      });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ token: jwt({ iat, nbf: iat - 5, exp: iat + 300, access }) }));
+    });
+    const names = [repo("group/app"), repo("group/readonly-app")];
+    const access = await provider({ actions: "pull,push" }).authorize(names);
+    expect(injector.requests[0]!.url.searchParams.getAll("scope")).toEqual(names.map((n) => `repository:${n}:pull,push`));
+    expect([...access]).toEqual([[names[0], true], [names[1], false]]);
+    await provider({ actions: "pull" }).authorize(names);
+    expect(injector.requests[1]!.url.searchParams.getAll("scope")).toEqual(names.map((n) => `repository:${n}:pull`));
+  });
+
+  it("names protected repositories when a request asking for push is refused with 403", async () => {
+    injector.script(refuse(403, "DENIED", "access forbidden"));
+    const error = await provider({ actions: "pull,push" }).authorize([repo("group/app")]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as Error).message).toContain("Protected container repositories");
+  });
+
   it("coalesces concurrent requests for one repository and batches different ones", async () => {
     const tokens = provider();
     const same = await Promise.all(Array.from({ length: 20 }, () => tokens.tokenFor(repo("group/app"))));

@@ -1,0 +1,98 @@
+/**
+ * Reading a journal back for restore. Every line is checked before anything is uploaded: a line
+ * that does not parse, names an invalid repository or digest, or whose bytes do not hash to the
+ * recorded digest is skipped with a warning naming its line number, never "repaired".
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { type Digest, digestAlgorithm, digestHex, parseDigest } from "../core/digest.js";
+import { UsageError } from "../core/errors.js";
+import { parseRepositoryName, type RepositoryName } from "../core/repository-name.js";
+
+/** A verified journal record: the exact manifest bytes of `digest` as deleted from `repository`. */
+export interface JournalEntry {
+  /** 1-based line number in the journal file. */
+  line: number;
+  runId: string;
+  time: string;
+  repository: RepositoryName;
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** A line that was skipped, and why. */
+export interface JournalProblem {
+  line: number;
+  message: string;
+}
+
+/** What a journal holds: the usable entries in file order, and the skipped lines. */
+export interface ParsedJournal {
+  entries: JournalEntry[];
+  problems: JournalProblem[];
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Parses journal text (JSON lines). Blank lines are ignored; a repeated record counts once. */
+export function parseJournal(text: string): ParsedJournal {
+  const entries: JournalEntry[] = [];
+  const problems: JournalProblem[] = [];
+  const seen = new Set<string>();
+  text.split("\n").forEach((raw, index) => {
+    const line = index + 1;
+    if (raw.trim() === "") return;
+    const parsed = parseLine(raw, line);
+    if ("message" in parsed) return void problems.push(parsed);
+    // The same manifest journaled twice (a run repeated after an interruption) is restored once.
+    const key = `${parsed.repository}@${parsed.digest}`;
+    if (!seen.has(key)) entries.push(parsed);
+    seen.add(key);
+  });
+  return { entries, problems };
+}
+
+/** Reads and parses a journal file. Throws UsageError (exit 2) when it cannot be read. */
+export async function readJournalFile(path: string): Promise<ParsedJournal> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" || code === "EPERM"
+      ? "permission denied (journals are private to the user who ran the cleanup: run as that user or with sudo)"
+      : code === "EISDIR" ? "it is a directory" : `${code ?? String(error)}`;
+    throw new UsageError(`Cannot read the journal ${path}: ${why}. The cleanup prints its journal's path in its summary.`);
+  }
+  return parseJournal(text);
+}
+
+function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { line, message: "not valid JSON (a line cut short by a crash?)" };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return { line, message: "not a JSON object" };
+  const record = json as Record<string, unknown>;
+  const repository = typeof record.repository === "string" ? parseRepositoryName(record.repository) : undefined;
+  if (!repository) return { line, message: `"repository" is missing or not a valid repository name` };
+  const digest = typeof record.digest === "string" ? parseDigest(record.digest) : undefined;
+  if (!digest) return { line, message: `"digest" is missing or not a sha256/sha512 digest` };
+  if (typeof record.mediaType !== "string" || record.mediaType === "") return { line, message: `"mediaType" is missing` };
+  if (typeof record.manifest !== "string" || !BASE64.test(record.manifest)) {
+    return { line, message: `"manifest" is missing or not base64` };
+  }
+  const bytes = Buffer.from(record.manifest, "base64");
+  const actual = createHash(digestAlgorithm(digest)).update(bytes).digest("hex");
+  if (actual !== digestHex(digest)) {
+    return { line, message: `the manifest bytes hash to ${digestAlgorithm(digest)}:${actual}, not ${digest}` };
+  }
+  return {
+    line, repository, digest, bytes, mediaType: record.mediaType,
+    runId: typeof record.runId === "string" ? record.runId : "",
+    time: typeof record.time === "string" ? record.time : "",
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Re-checking a repository while its candidates are deleted. The repository is planned again from
+ * disk before the first delete, and again whenever a cheap look before a batch shows a change: a
+ * tag added, moved or removed, or a revision directory that was not there before. Whatever was
+ * pushed since the scan then counts as just pushed, so what it lists or signs is kept.
+ */
+import type { Digest } from "../core/digest.js";
+import { planRepository } from "../core/plan.js";
+import type { ManifestOutcome } from "../core/report.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { KeepReasonKind } from "../core/types.js";
+import type { StorageReader } from "../storage/storage-reader.js";
+
+/** What the last plan of a repository said, and what the disk looked like when it was made. */
+export interface Watch {
+  name: RepositoryName;
+  /** Manifests linked after this time (ms since the epoch) were pushed during the run. */
+  since: number;
+  tags: Map<string, Digest>;
+  /** Revision directories seen; undefined when the storage cannot list them. */
+  revisions: Set<Digest> | undefined;
+  stillCandidate: Set<Digest>;
+  keptNow: Map<Digest, KeepReasonKind>;
+  /** Re-plans made after the first, for the report and the benchmark. */
+  replans: number;
+}
+
+/** The verdict on a candidate the latest plan no longer deletes. */
+export type Recheck = Pick<ManifestOutcome, "kind" | "detail">;
+
+export interface RecheckContext {
+  storage: StorageReader;
+  now: () => number;
+  minAgeMs: number;
+}
+
+/**
+ * Plans the repository again from disk. The grace period is stretched to cover the time since
+ * `since`, so that anything linked after it (pushed during the run) is a root that keeps what it
+ * references, whatever --min-age says; what was there before `since` is judged as in the scan.
+ */
+export async function replan(name: RepositoryName, since: number, ctx: RecheckContext): Promise<Watch> {
+  // Listed before the read: anything that appears in between shows up as new next time.
+  const revisions = ctx.storage.listRevisionDigests ? new Set(await ctx.storage.listRevisionDigests(name)) : undefined;
+  const now = ctx.now();
+  const snapshot = await ctx.storage.readRepository(name);
+  const plan = planRepository(snapshot, { now, minAgeMs: Math.max(ctx.minAgeMs, now - since) });
+  return {
+    name, since, tags: snapshot.tags, revisions, replans: 0,
+    stillCandidate: new Set(plan.candidates.map((candidate) => candidate.digest)),
+    keptNow: new Map(plan.kept.map((kept) => [kept.digest, kept.reason.kind] as const)),
+  };
+}
+
+/** Why the watch's plan no longer deletes `digest`, or undefined while it still does. */
+export function verdictOf(watch: Watch, digest: Digest): Recheck | undefined {
+  if (watch.stillCandidate.has(digest)) return undefined;
+  const reason = watch.keptNow.get(digest);
+  return reason === undefined
+    ? { kind: "already-gone", detail: "its revision link disappeared before the delete" }
+    : { kind: "kept-on-recheck", detail: `kept on re-check: ${reason}` };
+}
+
+/**
+ * Right before a batch: re-lists revision directories and re-reads the tags, and plans again if
+ * either changed. Returns the watch to use for the batch (the same object when nothing changed).
+ */
+export async function refresh(watch: Watch, ctx: RecheckContext): Promise<Watch> {
+  const revisions = ctx.storage.listRevisionDigests ? await ctx.storage.listRevisionDigests(watch.name) : undefined;
+  const { tags, unreadableTags } = await ctx.storage.readTags(watch.name);
+  const appeared = revisions !== undefined && revisions.some((digest) => !watch.revisions?.has(digest));
+  if (!appeared && unreadableTags.length === 0 && sameTags(tags, watch.tags)) return watch;
+  const fresh = await replan(watch.name, watch.since, ctx);
+  return { ...fresh, replans: watch.replans + 1 };
+}
+
+function sameTags(a: Map<string, Digest>, b: Map<string, Digest>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [tag, digest] of a) if (b.get(tag) !== digest) return false;
+  return true;
+}

@@ -1,0 +1,87 @@
+/**
+ * The re-check between batches, over a fake StorageReader whose snapshot a test changes as a
+ * concurrent pusher would: when it re-plans, and what a push during the run protects.
+ */
+import { describe, expect, it } from "vitest";
+import type { Digest } from "../../src/core/digest.js";
+import type { RepositorySnapshot } from "../../src/core/types.js";
+import { refresh, replan, verdictOf } from "../../src/execute/recheck.js";
+import type { StorageReader } from "../../src/storage/storage-reader.js";
+import { image, index, NOW, repoName, snapshot } from "../helpers/plan-builders.js";
+
+/** A storage whose repository is whatever `current` holds; counts full reads. */
+class FakeStorage {
+  reads = 0;
+  constructor(public current: RepositorySnapshot, public dirs: Digest[] = current.revisions.map((r) => r.digest)) {}
+
+  asReader(withListing = true): StorageReader {
+    const reader = {
+      root: "/fake",
+      readRepository: async () => (this.reads++, this.current),
+      readTags: async () => ({ tags: this.current.tags, unreadableTags: this.current.unreadableTags }),
+      ...(withListing ? { listRevisionDigests: async () => this.dirs } : {}),
+    };
+    return reader as unknown as StorageReader;
+  }
+}
+
+const amd64 = image("amd64");
+const arm64 = image("arm64");
+const tagged = image("app");
+const name = repoName();
+const SCAN = NOW - 60_000;
+
+function context(storage: FakeStorage, withListing = true) {
+  return { storage: storage.asReader(withListing), now: () => NOW, minAgeMs: 0 };
+}
+
+describe("re-check between batches", () => {
+  it("does not re-plan while nothing changed", async () => {
+    const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+    const watch = await replan(name, SCAN, context(storage));
+    expect(await refresh(watch, context(storage))).toBe(watch);
+    expect(storage.reads).toBe(1);
+    expect(verdictOf(watch, amd64.digest)).toBeUndefined();
+  });
+
+  it("keeps the children of a tagged index pushed mid-run", async () => {
+    const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+    const watch = await replan(name, SCAN, context(storage));
+    const multi = index("multi", [amd64, arm64], { ageMs: 1_000 });
+    storage.current = snapshot({ revisions: [tagged, amd64, arm64, multi], tags: { latest: tagged, multi } });
+    const fresh = await refresh(watch, context(storage, false));
+    expect(fresh.replans).toBe(1);
+    expect(verdictOf(fresh, amd64.digest)).toEqual({ kind: "kept-on-recheck", detail: "kept on re-check: index-child" });
+  });
+
+  it("keeps the children of an untagged index pushed mid-run, even with no grace period", async () => {
+    const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+    const watch = await replan(name, SCAN, context(storage));
+    // Linked 1 s ago, after the scan: a push during the run, noticed by its new revision directory.
+    const multi = index("multi", [amd64, arm64], { ageMs: 1_000 });
+    storage.current = snapshot({ revisions: [tagged, amd64, arm64, multi], tags: { latest: tagged } });
+    storage.dirs = [...storage.dirs, multi.digest];
+    const fresh = await refresh(watch, context(storage));
+    expect(verdictOf(fresh, arm64.digest)?.kind).toBe("kept-on-recheck");
+    expect(verdictOf(fresh, multi.digest)).toEqual({ kind: "kept-on-recheck", detail: "kept on re-check: too-young" });
+  });
+
+  it("still deletes what was there before the scan, and reports what vanished", async () => {
+    const old = index("old", [amd64], { ageMs: 120_000 });
+    const storage = new FakeStorage(snapshot({ revisions: [tagged, old, amd64, arm64], tags: { latest: tagged } }));
+    const watch = await replan(name, SCAN, context(storage));
+    expect(verdictOf(watch, old.digest)).toBeUndefined();
+    expect(verdictOf(watch, amd64.digest)).toBeUndefined();
+    storage.current = snapshot({ revisions: [tagged, old, amd64], tags: { latest: tagged, moved: tagged } });
+    const fresh = await refresh(watch, context(storage));
+    expect(verdictOf(fresh, arm64.digest)).toEqual({ kind: "already-gone", detail: "its revision link disappeared before the delete" });
+  });
+
+  it("re-plans, keeping everything, when a tag becomes unreadable", async () => {
+    const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64], tags: { latest: tagged } }));
+    const watch = await replan(name, SCAN, context(storage));
+    storage.current = { ...storage.current, unreadableTags: [{ tag: "x", path: "x", problem: "empty" }] };
+    const fresh = await refresh(watch, context(storage));
+    expect(verdictOf(fresh, amd64.digest)).toEqual({ kind: "kept-on-recheck", detail: "kept on re-check: repository-unsafe" });
+  });
+});
