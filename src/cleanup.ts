@@ -116,6 +116,8 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
   const { deps, options, report, events } = run;
   const work: RepositoryWork[] = [];
   await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
+    // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
+    const scannedAt = deps.now();
     const snapshot = await deps.storage.readRepository(name);
     const plan = planRepository(snapshot, { now: deps.now(), minAgeMs: options.minAgeMs });
     report.repositories++;
@@ -128,7 +130,7 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
     if (plan.candidates.length > 0) {
-      work.push({ name, tags: plan.tags, candidates: plan.candidates, bytes: repositoryBytes(snapshot) });
+      work.push({ name, tags: plan.tags, candidates: plan.candidates, bytes: repositoryBytes(snapshot), scannedAt });
     }
   }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.

@@ -24,3 +24,6 @@ export { createDispatcher } from "./registry/http.js";
 export type { RegistryApi, DeleteOutcome } from "./registry/ports.js";
 export { buildPreflight } from "./preflight.js";
 export { FileJournal, type JournalRecord } from "./execute/journal.js";
+export { runRestore } from "./restore.js";
+export { parseJournal, readJournalFile } from "./execute/journal-reader.js";
+export type { TokenActions } from "./gitlab/ports.js";

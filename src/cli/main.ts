@@ -6,20 +6,17 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
 import { runCleanup } from "../cleanup.js";
-import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
+import { CleanupError, ExitCode } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
 import { LazyJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
-import { GitLabTokenProvider } from "../gitlab/token-provider.js";
 import { buildPreflight } from "../preflight.js";
-import { createDispatcher } from "../registry/http.js";
-import { RegistryClient } from "../registry/registry-client.js";
 import { FilesystemStorageReader } from "../storage/filesystem-reader.js";
 import { resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
@@ -32,6 +29,7 @@ import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
 import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
+import { connect, onSignals } from "./wiring.js";
 
 const VERSION = packageVersion();
 /** The output of the running command, so main() can render its errors in the same mode. */
@@ -80,10 +78,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
   await preflight();
   const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
   result.username = credentials.username;
-  const dispatcher = createDispatcher({ insecure: options.insecure, ...(await caCert(options)) });
-  const tokens = new GitLabTokenProvider({
-    gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher,
-  });
+  const { dispatcher, tokens, registry } = await connect({ ...options, actions: "pull,delete" }, credentials);
   const storage = new FilesystemStorageReader(options.registryPath);
   const controller = new AbortController();
   onSignals(controller);
@@ -91,7 +86,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
     const report = await runCleanup(
       {
         storage, tokens, runId, now: Date.now, preflight,
-        registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }),
+        registry,
         gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
         openJournal: async () => new LazyJournal(options.journal ?? defaultJournalPath(runId)),
       },
@@ -145,15 +140,6 @@ function runCommand(command: string): Promise<number> {
   });
 }
 
-async function caCert(options: ResolvedOptions): Promise<{ caCert?: Buffer }> {
-  if (options.caCert === undefined) return {};
-  try {
-    return { caCert: await readFile(options.caCert) };
-  } catch (error) {
-    throw new UsageError(`Cannot read --ca-cert ${options.caCert}: ${(error as NodeJS.ErrnoException).code ?? error}.`);
-  }
-}
-
 /** `$XDG_STATE_HOME/gitlab-registry-cleanup/journal-<run>.jsonl`, else under ~/.local/state. */
 function defaultJournalPath(runId: string): string {
   const state = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
@@ -163,17 +149,6 @@ function defaultJournalPath(runId: string): string {
 function newRunId(startedAt: Date): string {
   const stamp = startedAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
-
-/** First Ctrl-C / SIGTERM: stop taking work, finish in-flight requests. Second: leave now. */
-function onSignals(controller: AbortController): void {
-  const handler = (): void => {
-    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
-    output.error("Interrupted: finishing requests in flight (press Ctrl-C again to stop at once)...");
-    controller.abort();
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
 }
 
 function packageVersion(): string {

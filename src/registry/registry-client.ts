@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { request, type Dispatcher } from "undici";
 import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
+import { UsageError } from "../core/errors.js";
 import { MANIFEST_ACCEPT } from "../core/media-types.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { TokenProvider } from "../gitlab/ports.js";
@@ -70,6 +71,12 @@ export class RegistryClient implements RegistryApi {
     const url = new URL("v2/", this.#base);
     const call: Call = { method: "GET", url, name, operation: `checking the registry at ${displayUrl(url)}` };
     const reply = await this.#call(call);
+    if (reply.status === 404) {
+      throw new UsageError(
+        `${call.operation}: GET /v2/ answered 404, so ${displayUrl(this.#base)} does not look like a container registry. ` +
+          "Give -r the registry's URL (e.g. registry.example.com or gitlab.example.com:5050), not GitLab's.",
+      );
+    }
     if (reply.status !== 200) throw this.#failure(call, reply);
     const header = headerValue(reply.headers, "gitlab-container-registry-database-enabled")?.trim().toLowerCase();
     return header === "true" || header === "false" ? { databaseEnabled: header === "true" } : {};

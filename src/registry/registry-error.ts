@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES } from "node:http";
 import { type Digest, shortDigest } from "../core/digest.js";
-import { CleanupError, ExitCode } from "../core/errors.js";
+import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
 import type { RepositoryName } from "../core/repository-name.js";
 
 /** One entry of a registry error body `{"errors":[{"code","message","detail"}]}`. */
@@ -171,10 +171,32 @@ export function errorFromNetwork(
   operation: string,
   cause: unknown,
   about: { repository?: RepositoryName; digest?: Digest } = {},
-): RegistryError {
+): RegistryError | TlsTrustError {
   const code = networkCode(cause);
   const text = cause instanceof Error ? cause.message : String(cause);
+  if (code !== undefined && TLS_TRUST_CODES.has(code)) return new TlsTrustError(`${operation}: ${text} (${code})`, cause);
   return new RegistryError({ operation, message: code ? `${text} (${code})` : text, cause, ...about });
+}
+
+/** Node's codes for a certificate the client does not trust: fixed by a flag, not by retrying. */
+const TLS_TRUST_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * The server's certificate is not trusted. It happens on the first contact, before anything is
+ * deleted, and the fix is a flag: a usage error (exit 2).
+ */
+export class TlsTrustError extends UsageError {
+  constructor(message: string, cause: unknown) {
+    super(
+      `${message}: the server's certificate is not trusted. Pass the CA that signed it with --ca-cert <file.pem> ` +
+        "(a bundle may hold the CAs of both GitLab and the registry), or -k/--insecure to skip verification.",
+      { cause },
+    );
+  }
 }
 
 function hintFor(reply: FailedReply): string | undefined {

@@ -139,8 +139,8 @@ const rows: Row[] = [
     stderr: "answered 404: the container registry is not enabled in this GitLab, or the GitLab URL is wrong",
   },
   {
-    name: "-r is GitLab", code: 1, args: () => cli({ "-r": env.gitlab.url }),
-    stderr: /Error: checking the registry at http:\/\/127\.0\.0\.1:\d+\/v2\/: 404/,
+    name: "-r is GitLab", code: 2, args: () => cli({ "-r": env.gitlab.url }),
+    stderr: /Error: checking the registry at http:\/\/127\.0\.0\.1:\d+\/v2\/: GET \/v2\/ answered 404, so .* does not look like a container registry/,
   },
   {
     name: "deletes disabled in the registry", code: 1, args: () => cli({ "-r": proxy!.url }),

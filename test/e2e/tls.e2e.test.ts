@@ -65,11 +65,12 @@ describe("an untrusted certificate", () => {
   it.each([
     ["GitLab's, when nothing is trusted", () => cli(), /requesting a registry token from https:\/\/127\.0\.0\.1:\d+\/jwt\/auth: .*self-signed certificate/],
     ["the registry's, when only GitLab's is trusted", () => cli("--ca-cert", gitlabCert.certPath), /checking the registry at https:\/\/127\.0\.0\.1:\d+\/v2\/: .*self-signed certificate/],
-  ])("%s: a clear error, exit 1, nothing deleted", async (_, args, message) => {
+  ])("%s: a clear error with the fix, exit 2, nothing deleted", async (_, args, message) => {
     const result = await runCli(args());
-    expect(result.code, result.stderr).toBe(1);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain("DEPTH_ZERO_SELF_SIGNED_CERT");
+    expect(result.stderr).toContain("Pass the CA that signed it with --ca-cert <file.pem>");
     expect(await revisionLinks(env.registry.storageRoot)).toEqual(baseline);
   });
 });
