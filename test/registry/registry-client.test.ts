@@ -20,7 +20,8 @@ import { parseRepositoryName, type RepositoryName } from "../../src/core/reposit
 import type { TokenProvider } from "../../src/gitlab/ports.js";
 import { createDispatcher } from "../../src/registry/http.js";
 import { RegistryClient } from "../../src/registry/registry-client.js";
-import { DeletesDisabledError, RegistryError } from "../../src/registry/registry-error.js";
+import { DeletesDisabledError, RegistryError, TlsTrustError } from "../../src/registry/registry-error.js";
+import { UsageError } from "../../src/core/errors.js";
 
 interface Recorded {
   method: string;
@@ -349,9 +350,12 @@ describe("ping", () => {
     expect(injector.requests[0]!.headers.authorization).toBe("Bearer token-1");
   });
 
-  it("fails with the URL in the message when /v2/ is not there", async () => {
+  it("says -r does not look like a registry when /v2/ is not there (a usage error)", async () => {
     injector.script(empty(404));
-    await expect(client.ping(name)).rejects.toThrow(`checking the registry at ${baseUrl.origin}/v2/: 404 Not Found`);
+    const error = await client.ping(name).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toContain(`checking the registry at ${baseUrl.origin}/v2/: GET /v2/ answered 404`);
+    expect((error as Error).message).toContain("not GitLab's");
   });
 });
 
@@ -394,10 +398,11 @@ describe("TLS options of createDispatcher", () => {
     }
   }
 
-  it("refuses an untrusted certificate, without retrying", async () => {
+  it("refuses an untrusted certificate, without retrying, naming the fix", async () => {
     const error = await deleteThrough({});
-    expect(error).toBeInstanceOf(RegistryError);
+    expect(error).toBeInstanceOf(TlsTrustError);
     expect((error as Error).message).toMatch(/self-signed certificate.*DEPTH_ZERO_SELF_SIGNED_CERT/);
+    expect((error as Error).message).toContain("--ca-cert");
   });
 
   it("accepts it with insecure, or with the certificate as an extra CA", async () => {
