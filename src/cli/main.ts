@@ -157,6 +157,13 @@ function packageVersion(): string {
 }
 
 async function main(): Promise<void> {
+  // `… | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.ok);
+      throw error;
+    });
+  }
   const program = buildProgram(VERSION, cleanupCommand).exitOverride();
   addRestoreCommand(program, VERSION);
   try {

@@ -28,7 +28,7 @@ Exit codes:
   0    done (also when nothing needed deleting, or repositories were only reported)
   1    some deletions failed, or the registry has deletes disabled
   2    usage or input error
-  3    refused by a safety check (metadata database, storage driver)
+  3    refused by a safety check (metadata database, storage driver, -p not this registry's storage)
   4    authentication failed, or no permission to delete in any repository
   130  interrupted
 `;
@@ -40,8 +40,8 @@ Exit codes:
 export function buildProgram(version: string, run: (raw: RawOptions, fromCommandLine: (key: string) => boolean) => Promise<void>): Command {
   const program = new Command("gitlab-registry-cleanup")
     .description(
-      "Delete untagged, unreferenced manifests from a self-managed GitLab container registry, so that\n" +
-        "`gitlab-ctl registry-garbage-collect` can free their layers.",
+      "Delete untagged, unreferenced manifests from a self-managed GitLab container registry, " +
+        "so that `gitlab-ctl registry-garbage-collect` can free their layers.",
     )
     .version(version, "-V, --version", "print the version and exit")
     .helpOption("-h, --help", "show this help")
