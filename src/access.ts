@@ -13,7 +13,11 @@ export interface AccessResult {
   refused: Array<Omit<SkippedRepository, "candidates" | "bytes">>;
 }
 
-/** Asks GitLab for tokens covering `names` and sorts them into deletable and refused. */
+/**
+ * Asks GitLab for tokens covering `names` and sorts them into deletable and refused. `api` is
+ * given only for an administrator's token: anyone else cannot see private projects they are not a
+ * member of, so a project missing from their view proves nothing about orphans.
+ */
 export async function checkAccess(names: RepositoryName[], tokens: TokenProvider, api: GitLabApi | undefined): Promise<AccessResult> {
   const granted = await tokens.authorize(names);
   const deletable = new Set<RepositoryName>();
@@ -34,7 +38,7 @@ async function classifyDenied(name: RepositoryName, api: GitLabApi | undefined):
       reason: "no-permission",
       detail: "the token GitLab issued lacks delete: your role in its project may not delete container images " +
         "(Maintainer or higher is sure to; admins may everywhere), or no GitLab project owns this repository any more " +
-        "(run with a personal access token with the api scope to tell which)",
+        "(an administrator's personal access token with the api scope can tell which)",
     };
   }
   for (const path of candidateProjectPaths(name)) {

@@ -11,6 +11,7 @@ import { markedBlobs, SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
+import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
@@ -99,7 +100,8 @@ export async function runCleanup(
   events.signedIn?.(user);
   try {
     const work = await scanAndPlan(run);
-    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user ? deps.gitlab : undefined);
+    // Only an administrator sees every project, so only their view can tell orphans apart.
+    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined);
     if (!report.cancelled) {
       settleLedger(run, work);
       events.measuring?.();
@@ -208,6 +210,7 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   const context = {
     storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
     minAgeMs: options.minAgeMs, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
+    firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
   };
   try {
@@ -216,8 +219,9 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
         const skipped = await executeRepository(item, context);
         if (skipped) skip(run, skipped);
       } catch (error) {
-        if (error instanceof DeletesDisabledError) {
+        if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError) {
           report.stoppedBecause ??= error.message;
+          if (error instanceof StorageMismatchError) report.stoppedBySafetyCheck = true;
           stop.abort();
           return;
         }

@@ -13,7 +13,7 @@ import { CommanderError } from "commander";
 import { runCleanup } from "../cleanup.js";
 import { CleanupError, ExitCode } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
-import { LazyJournal } from "../execute/journal.js";
+import { FileJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
 import { buildPreflight } from "../preflight.js";
@@ -23,7 +23,7 @@ import { applyEnvironment } from "./environment.js";
 import { exitCodeFor } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
 import { buildJsonDocument } from "./json-report.js";
-import { resolveOptions, type RawOptions, type ResolvedOptions } from "./options.js";
+import { DEFAULT_GC_COMMAND, resolveOptions, type RawOptions, type ResolvedOptions } from "./options.js";
 import { Output } from "./output.js";
 import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
@@ -88,7 +88,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
         storage, tokens, runId, now: Date.now, preflight,
         registry,
         gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
-        openJournal: async () => new LazyJournal(options.journal ?? defaultJournalPath(runId)),
+        openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
       },
       { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
       {
@@ -100,8 +100,9 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
       controller.signal,
     );
     result.report = report;
-    output.summary(renderSummary(report, options.minAgeMs));
-    if (options.gc && wantsGarbageCollection(report)) {
+    const collect = options.gc && wantsGarbageCollection(report);
+    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect }));
+    if (collect) {
       const gc = await garbageCollection(options, storage);
       if (gc) result.gc = gc;
     }
@@ -110,13 +111,19 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
   }
 }
 
-/** Only after real deletions that finished: an interrupted or stopped run is not collected. */
+/**
+ * Only after a real run that ended well (exit 0) and left something to free: garbage collection
+ * stops the registry, which is not worth it for nothing, nor after a failure someone must look at.
+ */
 function wantsGarbageCollection(report: CleanupReport): boolean {
-  return !report.dryRun && !report.cancelled && !report.interrupted && report.stoppedBecause === undefined;
+  const toFree = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
+  return !report.dryRun && !report.cancelled && exitCodeFor(report) === ExitCode.ok && toFree > 0;
 }
 
 async function garbageCollection(options: ResolvedOptions, storage: FilesystemStorageReader): Promise<GcResult | undefined> {
-  const warning = `Garbage collection (${options.gcCommand}) stops the registry while it runs: pushes and pulls fail meanwhile.`;
+  const warning = options.gcCommand === DEFAULT_GC_COMMAND
+    ? `Garbage collection (${options.gcCommand}) stops the registry while it runs: pushes and pulls fail meanwhile.`
+    : `Running garbage collection: ${options.gcCommand}`;
   if (!options.yes && isInteractive() && !(await askToConfirm(`${warning} Run it now?`))) {
     output.notice("Garbage collection skipped.");
     return undefined;

@@ -30,7 +30,7 @@ export function renderSkipped(skipped: SkippedRepository): string {
 }
 
 export function renderSignedIn(username: string, user: GitLabUser | undefined): string {
-  if (!user) return `Signed in to GitLab as ${username} (password: the REST API is not used, orphan repositories cannot be told apart).`;
+  if (!user) return `Signed in to GitLab as ${username} (password: the REST API is not used, so orphan repositories cannot be told apart).`;
   if (user.isAdmin) return `Signed in to GitLab as ${user.username} (administrator).`;
   return `Signed in to GitLab as ${user.username}. Not an administrator: only repositories of projects where ` +
     `${user.username} may delete container images can be cleaned.`;
@@ -55,8 +55,8 @@ const keepLabel: Record<KeepReasonKind, string> = {
 
 type Row = (label: string, value: number | string) => void;
 
-/** The closing summary, the space report and the follow-up. */
-export function renderSummary(report: CleanupReport, minAgeMs: number): string[] {
+/** The closing summary, the space report and the follow-up (none when --gc runs it next). */
+export function renderSummary(report: CleanupReport, minAgeMs: number, options: { gcFollows?: boolean } = {}): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was deleted)" : "Summary"];
   const row: Row = (label, value) => void lines.push(`  ${label.padEnd(38)}${typeof value === "number" ? formatCount(value) : value}`);
   row("Repositories scanned", report.repositories);
@@ -73,7 +73,7 @@ export function renderSummary(report: CleanupReport, minAgeMs: number): string[]
   if (report.warnings > 0) row("Warnings", report.warnings);
   if (report.space) lines.push(...renderSpace(report, report.space));
   if (report.journalPath) lines.push(`Journal of deleted manifests (for restore): ${report.journalPath}`);
-  lines.push(...closing(report));
+  lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
   return lines;
 }
 
@@ -135,7 +135,10 @@ function closing(report: CleanupReport): string[] {
   if (report.cancelled) return ["Cancelled: nothing was deleted."];
   if (report.interrupted) return ["Interrupted: the counts above are what was done before the stop. Run again to finish."];
   if (report.dryRun) {
-    return report.outcomes["would-delete"] > 0 ? ["Run again without -n/--dry-run to delete them."] : ["Nothing to delete."];
+    if (report.outcomes["would-delete"] > 0) return ["Run again without -n/--dry-run to delete them."];
+    return report.skipped.length > 0
+      ? ["Nothing can be deleted: every repository with something to delete was skipped (see above)."]
+      : ["Nothing to delete."];
   }
   const freed = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
   if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) return ["Nothing was deleted."];
@@ -143,6 +146,6 @@ function closing(report: CleanupReport): string[] {
     "Next: free the space with",
     "  sudo gitlab-ctl registry-garbage-collect",
     "without -m (-m would also delete untagged manifests this tool deliberately kept). It stops the registry",
-    "while it runs and starts it again afterwards; see the README for the no-downtime read-only mode.",
+    "while it runs and starts it again afterwards; docs/garbage-collection.md has the no-downtime procedure.",
   ];
 }

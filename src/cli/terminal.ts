@@ -11,20 +11,26 @@ export function processCredentialInputs(warn: (message: string) => void): Creden
     fileMode: async (path) => (await stat(path).catch(() => undefined))?.mode,
     env: process.env,
     stdinIsTTY: process.stdin.isTTY === true,
-    prompt: (message) => password({ message, mask: "*" }),
+    prompt: (message) => password({ message, mask: "*" }, { output: process.stderr }),
     readStdinLine,
     warn,
   };
 }
 
-/** Asks yes/no on the terminal; the default is no, so a stray Enter deletes nothing. */
+/**
+ * Asks yes/no on the terminal; the default is no, so a stray Enter deletes nothing. The question
+ * goes to stderr, so `--json | jq` still gets a clean document on stdout.
+ */
 export function askToConfirm(message: string): Promise<boolean> {
-  return confirm({ message, default: false });
+  return confirm({ message, default: false }, { output: process.stderr });
 }
 
-/** True when a person is at the terminal: both stdin and stdout are TTYs. */
+/**
+ * True when a person can answer: stdin and stderr are terminals. stdout does not matter: output
+ * piped into jq or a file still has someone at the keyboard who must be asked.
+ */
 export function isInteractive(): boolean {
-  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+  return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
 
 function readStdinLine(): Promise<string | undefined> {

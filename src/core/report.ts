@@ -64,6 +64,8 @@ export interface CleanupReport {
   journalPath?: string;
   /** Set when the run stopped before the end (e.g. deletes disabled). */
   stoppedBecause?: string;
+  /** The stop was a safety check's (exit 3), not the registry refusing (exit 1). */
+  stoppedBySafetyCheck?: boolean;
   interrupted: boolean;
   /** The admin answered no at the confirmation. */
   cancelled: boolean;

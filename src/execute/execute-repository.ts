@@ -10,6 +10,7 @@ import type { Candidate } from "../core/types.js";
 import type { RegistryApi } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
+import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
 import type { JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
 import { refresh, replan, verdictOf, type Watch } from "./recheck.js";
@@ -41,6 +42,8 @@ export interface ExecuteContext {
   perRepository: number;
   /** Shared by all repositories: the run's total bound on requests in flight. */
   slots: Semaphore;
+  /** Shared by the run: the first DELETE is proven on disk before others are sent. */
+  firstDelete: FirstDeleteCheck;
   signal: AbortSignal;
   emit: (outcome: ManifestOutcome) => void;
 }
@@ -124,20 +127,27 @@ async function deleteOne(name: RepositoryName, candidate: Candidate, ctx: Execut
   if (ctx.signal.aborted) return;
   const base = { repository: name, digest: candidate.digest };
   try {
-    if (ctx.journal) {
-      const bytes = await ctx.storage.readBlob(candidate.digest);
-      await ctx.journal.append({
-        runId: ctx.runId, time: new Date(ctx.now()).toISOString(), repository: name,
-        digest: candidate.digest, mediaType: candidate.mediaType, manifest: bytes.toString("base64"),
-      });
-    }
-    const outcome = await ctx.registry.deleteManifest(name, candidate.digest);
+    // Journal and DELETE together inside the gate, so no record is written for a delete never sent.
+    const outcome = await ctx.firstDelete.run(name, candidate.digest, async () => {
+      await journalOne(name, candidate, ctx);
+      return ctx.registry.deleteManifest(name, candidate.digest);
+    });
     if (outcome.kind === "protected") ctx.emit({ ...base, kind: "protected", detail: outcome.message });
     else ctx.emit({ ...base, kind: outcome.kind });
   } catch (error) {
-    if (error instanceof DeletesDisabledError) throw error;
+    if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError) throw error;
     ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
   }
+}
+
+/** Appends the manifest's exact bytes to the journal (flushed) before its DELETE is sent. */
+async function journalOne(name: RepositoryName, candidate: Candidate, ctx: ExecuteContext): Promise<void> {
+  if (!ctx.journal) return;
+  const bytes = await ctx.storage.readBlob(candidate.digest);
+  await ctx.journal.append({
+    runId: ctx.runId, time: new Date(ctx.now()).toISOString(), repository: name,
+    digest: candidate.digest, mediaType: candidate.mediaType, manifest: bytes.toString("base64"),
+  });
 }
 
 function isUnknownName(error: unknown): boolean {

@@ -2,7 +2,8 @@
  * The journal: one JSON line per manifest, written and flushed to disk BEFORE its DELETE is
  * sent, so every deletion can be undone (restore) until garbage collection runs.
  */
-import { open, mkdir, type FileHandle } from "node:fs/promises";
+import { open, mkdir, unlink, type FileHandle } from "node:fs/promises";
+import { UsageError } from "../core/errors.js";
 import { dirname } from "node:path";
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
@@ -41,10 +42,22 @@ export class FileJournal implements JournalWriter {
     private readonly file: FileHandle,
   ) {}
 
-  /** Opens (creating folders as needed) a journal for appending. */
+  /**
+   * Opens (creating folders as needed) a journal for appending. Throws UsageError when it cannot:
+   * nothing may be deleted without a journal, and the fix is another --journal path.
+   */
   static async open(path: string): Promise<FileJournal> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    return new FileJournal(path, await open(path, "a", 0o600));
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      return new FileJournal(path, await open(path, "a", 0o600));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new UsageError(
+        `Cannot write the journal ${path} (${code}): every deletion is journaled first, so nothing was deleted. ` +
+          "Choose a writable place with --journal <path> (and check the disk is not full).",
+        { cause: error },
+      );
+    }
   }
 
   append(record: JournalRecord): Promise<void> {
@@ -55,9 +68,11 @@ export class FileJournal implements JournalWriter {
     });
   }
 
+  /** Flushes and closes; a journal that received no record is removed again. */
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
     await this.file.close();
+    if (this.records === 0) await unlink(this.path).catch(() => {});
   }
 
   private async flush(): Promise<void> {
@@ -73,29 +88,5 @@ export class FileJournal implements JournalWriter {
       }
     }
     this.flushing = undefined;
-  }
-}
-
-/**
- * A journal whose file is created on the first record, so a run that ends up deleting nothing
- * (every repository skipped, say) leaves no empty file behind and names none in its summary.
- */
-export class LazyJournal implements JournalWriter {
-  private file: Promise<FileJournal> | undefined;
-  private opened: FileJournal | undefined;
-
-  constructor(readonly path: string) {}
-
-  get records(): number {
-    return this.opened?.records ?? 0;
-  }
-
-  async append(record: JournalRecord): Promise<void> {
-    this.file ??= FileJournal.open(this.path).then((journal) => (this.opened = journal));
-    await (await this.file).append(record);
-  }
-
-  async close(): Promise<void> {
-    if (this.file) await (await this.file).close();
   }
 }

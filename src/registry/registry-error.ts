@@ -85,13 +85,16 @@ export class RegistryError extends CleanupError {
 export class DeletesDisabledError extends RegistryError {
   constructor(init: Omit<RegistryErrorInit, "message"> & { message?: string }) {
     const said = init.message ? ` (${init.message})` : "";
-    super({
-      ...init,
-      message:
-        `deletes are disabled in the registry${said}: set \`storage.delete.enabled: true\` in its ` +
+    // UNSUPPORTED is the registry's answer when storage.delete.enabled is false. A bare 405 with
+    // no registry code comes from its router: in read-only mode no write route exists, DELETE included.
+    const message = init.code === "UNSUPPORTED"
+      ? `deletes are disabled in the registry${said}: set \`storage.delete.enabled: true\` in its ` +
         "configuration (omnibus: registry['storage_delete_enabled'] = true in /etc/gitlab/gitlab.rb, " +
-        "then gitlab-ctl reconfigure) and run the cleanup again",
-    });
+        "then gitlab-ctl reconfigure) and run the cleanup again"
+      : `the registry refuses DELETE${said}: it is probably in read-only mode ` +
+        "(storage.maintenance.readonly.enabled), which refuses deletes as well as pushes; " +
+        "take it out of read-only mode and run the cleanup again";
+    super({ ...init, message });
   }
 }
 

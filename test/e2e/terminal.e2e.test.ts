@@ -68,7 +68,9 @@ describe("--gc", () => {
     const gcCommand = `/usr/bin/docker-registry garbage-collect ${env.registry.configPath}`;
     const result = await runCli([...args, "--gc", "--gc-command", gcCommand, "--yes", "--output", report]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain("stops the registry while it runs");
+    expect(result.stderr).toContain(`Running garbage collection: ${gcCommand}`);
+    expect(result.stdout).toContain("Running garbage collection next (--gc).");
+    expect(result.stdout).not.toContain("sudo gitlab-ctl registry-garbage-collect");
     expect(result.stdout).toMatch(/Garbage collection freed [\d.]+ KiB \(\d+ blobs\)/);
     const document = JSON.parse(await readFile(report, "utf8"));
     expect(document.garbageCollection.freed.bytes).toBeGreaterThan(0);

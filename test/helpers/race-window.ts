@@ -3,6 +3,7 @@
  * the last read of the repository (tags or full re-plan) before a DELETE to the registry's answer
  * to that DELETE. The cleanup's real parts run against the real registry; only timing is recorded.
  */
+import { FirstDeleteCheck } from "../../src/execute/first-delete-check.js";
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { planRepository } from "../../src/core/plan.js";
@@ -74,7 +75,7 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   const started = performance.now();
   const context = {
     storage, registry, journal, runId: "window", dryRun: false, now: Date.now, minAgeMs: 0, perRepository: 4,
-    slots, signal: new AbortController().signal, emit: () => {},
+    slots, signal: new AbortController().signal, emit: () => {}, firstDelete: new FirstDeleteCheck(storage),
   };
   await forEachBounded(work, 8, async (item) => void (await executeRepository(item, context)));
   const runMs = performance.now() - started;
