@@ -133,7 +133,7 @@ export function parseServer(value: string | undefined, flag: string, insecure: b
   }
   if (url.protocol === "http:" && !insecure) {
     throw new UsageError(
-      `${flag} ${url.origin} uses plain http://, which sends the password unencrypted. ` +
+      `${flag} ${url.origin} uses plain http://, which sends ${flag.startsWith("-g") ? "the password" : "registry tokens"} unencrypted. ` +
         "Add -k/--insecure to allow it, or use https://.",
     );
   }

@@ -58,7 +58,7 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("-y, --yes", "do not ask for confirmation on a terminal")
     .option("--registry-config <path>", "registry config.yml, checked for the metadata database", DEFAULT_REGISTRY_CONFIG)
     .option("--ca-cert <file>", "PEM file with the CA that signed the GitLab and registry certificates")
-    .option("--journal <path>", "where to record deleted manifests for restore (default: see README)")
+    .option("--journal <path>", "where to record deleted manifests for restore (default: ~/.local/state/gitlab-registry-cleanup/journal-<run>.jsonl)")
     .option("--json", "write the plan and outcome as one JSON document on stdout (text goes to stderr)")
     .option("--output <file>", "also write the JSON document to this file")
     .option("-q, --quiet", "print only the summary and errors")

@@ -142,7 +142,12 @@ function closing(report: CleanupReport): string[] {
   }
   const freed = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
   if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) return ["Nothing was deleted."];
+  const damaged = report.warnings > 0
+    ? ["Garbage collection stops on damaged storage files such as those warned about above (corrupt link files, " +
+      "unreadable manifests): fix them first, see docs/troubleshooting.md."]
+    : [];
   return [
+    ...damaged,
     "Next: free the space with",
     "  sudo gitlab-ctl registry-garbage-collect",
     "without -m (-m would also delete untagged manifests this tool deliberately kept). It stops the registry",

@@ -42,8 +42,7 @@ export const DATABASE_CONSEQUENCE =
 
 const CONFIG_HINT =
   "Pass the registry config with --registry-config <path> (omnibus default: /var/opt/gitlab/registry/config.yml), " +
-  "run as root so the storage lockfiles and the config can be read, or let the tool reach the registry so it can " +
-  "read the Gitlab-Container-Registry-Database-Enabled header.";
+  "and run as root so the storage lockfiles and the config can be read.";
 
 /** Decides whether a disk-based cleanup is safe. Refusals come first; any one of them is enough. */
 export function decideDatabaseGuard(evidence: DatabaseEvidence): GuardDecision {
@@ -56,7 +55,7 @@ export function decideDatabaseGuard(evidence: DatabaseEvidence): GuardDecision {
       ok: false,
       reason:
         "Cannot tell whether the registry uses its metadata database: there is no filesystem-in-use lockfile in " +
-        `${LOCKFILES}, no readable registry config and no answer from the registry.${configPart} ${CONFIG_HINT} ` +
+        `${LOCKFILES} and no readable registry config.${configPart} ${CONFIG_HINT} ` +
         DATABASE_CONSEQUENCE,
     };
   }

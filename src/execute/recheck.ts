@@ -4,11 +4,11 @@
  * tag added, moved or removed, or a revision directory that was not there before. Whatever was
  * pushed since the scan then counts as just pushed, so what it lists or signs is kept.
  */
+import { describeKeepReason } from "../core/keep-reason.js";
 import type { Digest } from "../core/digest.js";
 import { planRepository } from "../core/plan.js";
 import type { ManifestOutcome } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
-import type { KeepReasonKind } from "../core/types.js";
 import type { StorageReader } from "../storage/storage-reader.js";
 
 /** What the last plan of a repository said, and what the disk looked like when it was made. */
@@ -20,7 +20,8 @@ export interface Watch {
   /** Revision directories seen; undefined when the storage cannot list them. */
   revisions: Set<Digest> | undefined;
   stillCandidate: Set<Digest>;
-  keptNow: Map<Digest, KeepReasonKind>;
+  /** Why each kept manifest is kept, in the words the report uses. */
+  keptNow: Map<Digest, string>;
   /** Re-plans made after the first, for the report and the benchmark. */
   replans: number;
 }
@@ -48,7 +49,7 @@ export async function replan(name: RepositoryName, since: number, ctx: RecheckCo
   return {
     name, since, tags: snapshot.tags, revisions, replans: 0,
     stillCandidate: new Set(plan.candidates.map((candidate) => candidate.digest)),
-    keptNow: new Map(plan.kept.map((kept) => [kept.digest, kept.reason.kind] as const)),
+    keptNow: new Map(plan.kept.map((kept) => [kept.digest, describeKeepReason(kept.reason)] as const)),
   };
 }
 
@@ -58,7 +59,7 @@ export function verdictOf(watch: Watch, digest: Digest): Recheck | undefined {
   const reason = watch.keptNow.get(digest);
   return reason === undefined
     ? { kind: "already-gone", detail: "its revision link disappeared before the delete" }
-    : { kind: "kept-on-recheck", detail: `kept on re-check: ${reason}` };
+    : { kind: "kept-on-recheck", detail: `changed since the scan, now kept: ${reason}` };
 }
 
 /**

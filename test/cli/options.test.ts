@@ -55,7 +55,7 @@ describe("parseServer refuses", () => {
     ["https://x/#top", false, "must not have a query or fragment"],
     ["https://x/path?", false, "must not have a query or fragment"],
     ["http://127.0.0.1:5000", false,
-      "-r/--registry-server http://127.0.0.1:5000 uses plain http://, which sends the password unencrypted. " +
+      "-r/--registry-server http://127.0.0.1:5000 uses plain http://, which sends registry tokens unencrypted. " +
         "Add -k/--insecure to allow it, or use https://."],
   ])("%j (insecure %s)", (text, insecure, message) => {
     expect(refusal(() => parseServer(text, FLAG, insecure)).message).toContain(message);
