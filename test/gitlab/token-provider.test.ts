@@ -3,8 +3,8 @@
  * the way each test scripts (refusals, 503s, resets, short-lived tokens) and records every
  * request. It is NOT an imitation of GitLab; the integration tests use the GitLab stand-in.
  */
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import type { Dispatcher } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -36,14 +36,12 @@ class JwtAuthFaultInjector {
     this.#answers = answers;
   }
 
-  async start(): Promise<URL> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    return new URL(`http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`);
+  start(): Promise<URL> {
+    return listenOnLoopback(this.#server);
   }
 
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeServer(this.#server);
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {

@@ -3,12 +3,14 @@
  * test scripts (429s, resets, 401 sequences, odd pagination). It is NOT an imitation of the
  * registry; behaviour against the real registry is covered by the integration tests.
  */
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
+import { startForwardProxy } from "../helpers/proxies.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { connect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -47,14 +49,12 @@ class FaultInjector {
     this.#answers = answers;
   }
 
-  async start(): Promise<URL> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    return new URL(`http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`);
+  start(): Promise<URL> {
+    return listenOnLoopback(this.#server);
   }
 
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeServer(this.#server);
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -412,34 +412,20 @@ describe("TLS options of createDispatcher", () => {
   });
 
   it("applies the CA to connections tunnelled through HTTPS_PROXY", async () => {
-    const tunnels: string[] = [];
-    const proxy = createServer();
-    proxy.on("connect", (req: IncomingMessage, socket: import("node:net").Socket, head: Buffer) => {
-      tunnels.push(req.url!);
-      const [host, port] = req.url!.split(":");
-      const upstream = connect(Number(port), host!, () => {
-        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        upstream.write(head);
-        upstream.pipe(socket).pipe(upstream);
-      });
-      upstream.on("error", () => socket.destroy());
-      socket.on("error", () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxy = await startForwardProxy();
     const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, https_proxy: process.env.https_proxy,
       NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
     try {
-      process.env.https_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      process.env.https_proxy = proxy.url;
       process.env.no_proxy = "";
       expect(await deleteThrough({ caCert: cert })).toEqual({ kind: "deleted" });
-      expect(tunnels).toEqual([tlsUrl.host]);
+      expect(proxy.log.filter((r) => r.method === "CONNECT").map((r) => r.target)).toEqual([tlsUrl.host]);
     } finally {
       for (const [key, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
-      proxy.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
     }
   });
 });
