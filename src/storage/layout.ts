@@ -2,7 +2,7 @@
  * Paths of the distribution registry's filesystem layout (GITLAB.md §4). Pure path arithmetic,
  * shared by the reader, the test tree builder and the benchmark generator so they cannot drift.
  */
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
 
 /** The lockfiles GitLab's registry writes to say which metadata store it uses (GITLAB.md §7). */
@@ -48,8 +48,16 @@ export function tagIndexLinkPath(root: string, name: string, tag: string, digest
 
 /** `<root>/docker/registry/v2/blobs/<alg>/<first 2 hex>/<hex>/data`: the content of a blob. */
 export function blobDataPath(root: string, digest: Digest): string {
+  return blobDataPathIn(blobsDir(root), digest);
+}
+
+/**
+ * blobDataPath below an already computed blobsDir(root). A validated digest needs no path
+ * normalisation, and a scan builds one of these per manifest: plain concatenation.
+ */
+export function blobDataPathIn(blobs: string, digest: Digest): string {
   const hex = digestHex(digest);
-  return join(root, ...V2_PATH_ELEMENTS, "blobs", digestAlgorithm(digest), hex.slice(0, 2), hex, "data");
+  return `${blobs}${sep}${digestAlgorithm(digest)}${sep}${hex.slice(0, 2)}${sep}${hex}${sep}data`;
 }
 
 /** `<root>/docker/registry/lockfiles/<name>` (GitLab registry only). */

@@ -18,7 +18,7 @@ export type LinkRead =
 export interface ReadLinkOptions {
   /** The digest the file must hold (revision links name their digest in the directory path). */
   expected?: Digest;
-  /** Also return the file's mtime (one more system call). */
+  /** Also return the file's mtime (read through the same descriptor: one more system call). */
   withMtime?: boolean;
 }
 
@@ -31,14 +31,16 @@ export async function readLinkFile(fs: StorageFs, path: string, options: ReadLin
   let bytes: Buffer;
   try {
     if (options.withMtime) {
-      const stats = await fs.stat(path);
+      const read = await fs.readSmallFile(path, MAX_LINK_BYTES);
       // Refuse to slurp a huge file that merely sits where a link should be.
-      if (stats.size > MAX_LINK_BYTES) {
-        return { kind: "bad", problem: `is ${stats.size} bytes long: too long to hold a digest` };
+      if (read.bytes === undefined) {
+        return { kind: "bad", problem: `is ${read.stats.size} bytes long: too long to hold a digest` };
       }
-      mtimeMs = Math.floor(stats.mtimeMs);
+      mtimeMs = Math.floor(read.stats.mtimeMs);
+      bytes = read.bytes;
+    } else {
+      bytes = await fs.readFile(path);
     }
-    bytes = await fs.readFile(path);
   } catch (error) {
     if (isMissing(error)) return { kind: "missing" };
     return { kind: "bad", problem: `could not be read: ${describeFsError(error)}` };

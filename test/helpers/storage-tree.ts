@@ -170,6 +170,7 @@ export function failingFs(failures: Record<string, string>, calls: string[] = []
   return {
     listDir: async (path) => (check(path), nodeStorageFs.listDir(path)),
     readFile: async (path) => (check(path), nodeStorageFs.readFile(path)),
+    readSmallFile: async (path, maxBytes) => (check(path), nodeStorageFs.readSmallFile(path, maxBytes)),
     stat: async (path) => (check(path), nodeStorageFs.stat(path)),
     probeDir: async (path) => (check(path), nodeStorageFs.probeDir(path)),
   };
