@@ -40,6 +40,8 @@ interface IssuedToken {
   renewAt: number;
   /** repository name -> actions GitLab granted (denied actions are silently left out). */
   actions: Map<string, readonly string[]>;
+  /** The repositories it was requested for: they come due together, so they are renewed together. */
+  names: readonly RepositoryName[];
 }
 
 /** Someone waiting for a token for one repository. */
@@ -112,7 +114,15 @@ export class GitLabTokenProvider implements TokenProvider {
     const cached = this.#cache.get(name);
     if (cached && this.#now() < cached.renewAt) return Promise.resolve(cached);
     // Anything in flight was requested after the cached token was issued, so it is fresher.
-    return this.#inflight.get(name) ?? this.#enqueue(name);
+    const inflight = this.#inflight.get(name);
+    if (inflight) return inflight;
+    // Renewing one repository at a time would cost a request per repository on every long run.
+    if (cached) {
+      for (const other of cached.names) {
+        if (other !== name && this.#cache.get(other) === cached && !this.#inflight.has(other)) void this.#enqueue(other).catch(() => {});
+      }
+    }
+    return this.#enqueue(name);
   }
 
   #enqueue(name: RepositoryName): Promise<IssuedToken> {
@@ -169,7 +179,7 @@ export class GitLabTokenProvider implements TokenProvider {
     url.search = [SERVICE_QUERY, ...names.map((name) => `scope=${scopeFor(name, this.#actions)}`)].join("&");
     const sentAt = this.#now();
     const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
-    const issued = this.#decode(body, sentAt);
+    const issued = { ...this.#decode(body, sentAt), names };
     for (const name of names) this.#cache.set(name, issued);
     return issued;
   }
@@ -236,7 +246,7 @@ export class GitLabTokenProvider implements TokenProvider {
    * lifetime (exp - iat, both GitLab's clock) is counted from when the request was sent on the
    * local clock, so a skew between the two machines does not matter.
    */
-  #decode(body: Buffer, sentAt: number): IssuedToken {
+  #decode(body: Buffer, sentAt: number): Omit<IssuedToken, "names"> {
     const token = parseJsonObject(body)?.token;
     const parts = typeof token === "string" ? token.split(".") : [];
     const payload = parts.length === 3 ? parseJsonObject(Buffer.from(parts[1]!, "base64url")) : undefined;

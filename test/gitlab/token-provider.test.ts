@@ -234,6 +234,18 @@ describe("cache and renewal", () => {
     expect(injector.requests).toHaveLength(1);
   });
 
+  it("renews every repository that shared a token in one request, not one request each", async () => {
+    const tokens = provider();
+    const names = Array.from({ length: 100 }, (_, i) => repo(`group/app-${i}`));
+    await tokens.authorize(names);
+    expect(injector.requests).toHaveLength(1);
+    clock += 600_000;
+    // Repositories come due one after another as a long run reaches them.
+    for (const name of names) await tokens.tokenFor(name);
+    expect(injector.requests).toHaveLength(2);
+    expect(injector.requests[1]!.url.searchParams.getAll("scope")).toHaveLength(100);
+  });
+
   it("refresh drops the cached token; concurrent refreshes share one request", async () => {
     const tokens = provider();
     const first = await tokens.tokenFor(repo("group/app"));
