@@ -76,8 +76,8 @@ interface Run {
   report: CleanupReport;
   signal: AbortSignal;
   ledger: SpaceLedger;
-  /** `<repository>@<digest>` of every candidate whose revision link went. */
-  gone: Set<string>;
+  /** Per repository being executed: the candidates whose revision link went (or would). */
+  gone: Map<RepositoryName, Set<Digest>>;
   warn: (warning: StorageWarning) => void;
 }
 
@@ -93,7 +93,7 @@ export async function runCleanup(
     report.warnings++;
     events.warning?.(warning);
   };
-  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), gone: new Set(), warn };
+  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), gone: new Map(), warn };
   await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
@@ -103,7 +103,7 @@ export async function runCleanup(
     // Only an administrator sees every project, so only their view can tell orphans apart.
     if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined);
     if (!report.cancelled) {
-      settleLedger(run, work);
+      for (const item of work) settle(run, item);
       events.measuring?.();
       report.space = await run.ledger.estimate(deps.storage.listBlobs(warn));
     }
@@ -147,13 +147,19 @@ function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: R
   }
 }
 
-function settleLedger(run: Run, work: RepositoryWork[]): void {
-  for (const item of work) {
-    for (const candidate of item.candidates) {
-      if (run.gone.has(`${item.name}@${candidate.digest}`)) run.ledger.release(item.name, candidate.blobs);
-      else run.ledger.keep(candidate.blobs);
-    }
+/**
+ * Moves a repository's candidates into the space ledger (released if their link went, else kept)
+ * and lets go of them: done as soon as the repository is finished, memory follows the
+ * repositories in flight rather than every candidate of the run. Settling twice is a no-op.
+ */
+function settle(run: Run, item: RepositoryWork): void {
+  const gone = run.gone.get(item.name);
+  for (const candidate of item.candidates) {
+    if (gone?.has(candidate.digest)) run.ledger.release(item.name, candidate.blobs);
+    else run.ledger.keep(candidate.blobs);
   }
+  item.candidates = [];
+  run.gone.delete(item.name);
 }
 
 /** Distinct blobs the repository's manifests reference, by their declared sizes. */
@@ -175,6 +181,7 @@ async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabAp
   for (const refused of access.refused) {
     const item = byName.get(refused.name)!;
     skip(run, { ...refused, candidates: item.candidates.length, bytes: item.bytes });
+    settle(run, item);
   }
   const allowed = work.filter((w) => access.deletable.has(w.name));
   if (allowed.length === 0) return;
@@ -204,7 +211,11 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   const slots = new Semaphore(options.concurrency);
   const emit = (outcome: ManifestOutcome): void => {
     report.outcomes[outcome.kind]++;
-    if (GONE.has(outcome.kind)) run.gone.add(`${outcome.repository}@${outcome.digest}`);
+    if (GONE.has(outcome.kind)) {
+      let gone = run.gone.get(outcome.repository);
+      if (!gone) run.gone.set(outcome.repository, (gone = new Set()));
+      gone.add(outcome.digest);
+    }
     events.outcome?.(outcome);
   };
   const context = {
@@ -227,6 +238,8 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
         }
         // One repository failing (a disk read, say) must not abandon the others.
         skip(run, { name: item.name, reason: "error", detail: messageOf(error), candidates: item.candidates.length, bytes: item.bytes });
+      } finally {
+        settle(run, item);
       }
     }, abortAll);
   } finally {
