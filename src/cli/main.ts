@@ -38,7 +38,7 @@ let output = new Output({ json: false, quiet: false, verbose: false, color: true
 async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) => boolean): Promise<void> {
   const startedAt = new Date();
   const options = resolveOptions(applyEnvironment(typed, process.env, fromCommandLine));
-  output = new Output(options);
+  output = new Output({ ...options, collect: options.json || options.output !== undefined });
   const runId = newRunId(startedAt);
   const run: Partial<RunResult> = {};
   let failure: unknown;

@@ -13,6 +13,8 @@ import { styleFor, type Style } from "./style.js";
 
 export interface OutputMode {
   json: boolean;
+  /** A JSON document will be written (--json or --output): keep outcomes and warnings for it. */
+  collect?: boolean;
   quiet: boolean;
   verbose: boolean;
   color: boolean;
@@ -25,6 +27,7 @@ export class Output {
   private readonly progress: Progress;
   private readonly outStyle: Style;
   private readonly errStyle: Style;
+  private readonly collect: boolean;
 
   constructor(
     private readonly mode: OutputMode,
@@ -32,6 +35,7 @@ export class Output {
     private readonly stderr: NodeJS.WriteStream = process.stderr,
     env: Readonly<Record<string, string | undefined>> = process.env,
   ) {
+    this.collect = mode.collect ?? mode.json;
     const textStream = mode.json ? stderr : stdout;
     this.outStyle = styleFor(textStream.isTTY === true, mode.color, env);
     this.errStyle = styleFor(stderr.isTTY === true, mode.color, env);
@@ -42,7 +46,7 @@ export class Output {
   events(username: string): CleanupEvents {
     return {
       warning: (w) => {
-        this.warnings.push(w);
+        if (this.collect) this.warnings.push(w);
         if (!this.mode.quiet) this.err(this.errStyle.warning(renderWarning(w)));
       },
       signedIn: (user) => this.notice(renderSignedIn(username, user)),
@@ -54,7 +58,8 @@ export class Output {
       skipped: (s) => this.err(this.errStyle.warning(renderSkipped(s))),
       executing: (total) => this.progress.deleting(total),
       outcome: (o) => {
-        this.outcomes.push(o);
+        // Kept only for the JSON document: a million outcome objects are not free.
+        if (this.collect) this.outcomes.push(o);
         this.progress.advance();
         if (o.kind === "failed") this.err(this.errStyle.error(renderOutcome(o)));
         else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderOutcome(o)) : renderOutcome(o));

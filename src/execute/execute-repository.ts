@@ -7,6 +7,9 @@ import type { Digest } from "../core/digest.js";
 import type { ManifestOutcome, SkippedRepository } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { Candidate } from "../core/types.js";
+
+/** What deleting a candidate needs. */
+export type WorkCandidate = Omit<Candidate, "blobs">;
 import type { RegistryApi } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
@@ -19,7 +22,8 @@ import { refresh, replan, verdictOf, type Watch } from "./recheck.js";
 export interface RepositoryWork {
   name: RepositoryName;
   tags: Map<string, Digest>;
-  candidates: Candidate[];
+  /** Candidates without their blob lists: the cleanup keeps those as keys (see core/space.ts). */
+  candidates: WorkCandidate[];
   /** Bytes of the distinct blobs its manifests reference (declared sizes), for reports. */
   bytes: number;
   /**
@@ -85,7 +89,7 @@ async function dryRun(work: RepositoryWork, ctx: ExecuteContext): Promise<Skippe
 }
 
 /** The candidates the watch's plan still deletes; the others are reported with the reason. */
-function stillCandidates(name: RepositoryName, candidates: Candidate[], watch: Watch, ctx: ExecuteContext): Candidate[] {
+function stillCandidates(name: RepositoryName, candidates: WorkCandidate[], watch: Watch, ctx: ExecuteContext): WorkCandidate[] {
   return candidates.filter((candidate) => {
     const verdict = verdictOf(watch, candidate.digest);
     if (verdict) ctx.emit({ repository: name, digest: candidate.digest, ...verdict });
@@ -123,7 +127,7 @@ async function crossCheck(name: RepositoryName, diskTags: Map<string, Digest>, c
   };
 }
 
-async function deleteOne(name: RepositoryName, candidate: Candidate, ctx: ExecuteContext): Promise<void> {
+async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: ExecuteContext): Promise<void> {
   if (ctx.signal.aborted) return;
   const base = { repository: name, digest: candidate.digest };
   try {
@@ -141,7 +145,7 @@ async function deleteOne(name: RepositoryName, candidate: Candidate, ctx: Execut
 }
 
 /** Appends the manifest's exact bytes to the journal (flushed) before its DELETE is sent. */
-async function journalOne(name: RepositoryName, candidate: Candidate, ctx: ExecuteContext): Promise<void> {
+async function journalOne(name: RepositoryName, candidate: WorkCandidate, ctx: ExecuteContext): Promise<void> {
   if (!ctx.journal) return;
   const bytes = await ctx.storage.readBlob(candidate.digest);
   await ctx.journal.append({

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import type { RepositoryName } from "../../src/core/repository-name.js";
-import { markedBlobs, SpaceLedger } from "../../src/core/space.js";
+import { blobKey, markedBlobs, SpaceLedger } from "../../src/core/space.js";
 import { fakeDigest, image, index } from "../helpers/plan-builders.js";
 
 const repo = (name: string) => name as RepositoryName;
+const keys = (...labels: string[]) => labels.map((label) => blobKey(fakeDigest(label)));
 
 async function* blobs(entries: Array<[string, number]>): AsyncGenerator<{ digest: Digest; size: number }> {
   for (const [label, size] of entries) yield { digest: fakeDigest(label), size };
@@ -24,12 +25,21 @@ describe("markedBlobs", () => {
   });
 });
 
+describe("blobKey", () => {
+  it("is the digest's first 52 bits, an exact integer", () => {
+    const digest = `sha256:${"0123456789abcdef".repeat(4)}` as Digest;
+    expect(blobKey(digest)).toBe(0x0123456789abc);
+    expect(Number.isSafeInteger(blobKey(fakeDigest("x")))).toBe(true);
+  });
+});
+
 describe("SpaceLedger", () => {
   it("counts a blob as freed only when no kept manifest anywhere references it", async () => {
     const ledger = new SpaceLedger();
-    ledger.keep([fakeDigest("kept"), fakeDigest("shared")]);
-    ledger.release(repo("a/app"), [fakeDigest("gone"), fakeDigest("shared"), fakeDigest("only-gone")]);
-    ledger.release(repo("b/app"), [fakeDigest("gone")]);
+    ledger.keep(keys("kept", "shared"));
+    // a/app releases "gone" twice (two manifests sharing a layer): it counts once for a/app.
+    ledger.release(repo("a/app"), 2, keys("gone", "shared", "only-gone", "gone"));
+    ledger.release(repo("b/app"), 1, keys("gone"));
     const estimate = await ledger.estimate(blobs([["kept", 10], ["shared", 20], ["gone", 30], ["only-gone", 40], ["stray", 5]]));
     expect(estimate.before).toEqual({ blobs: 5, bytes: 105 });
     expect(estimate.freedByRun).toEqual({ blobs: 2, bytes: 70 });
@@ -37,14 +47,14 @@ describe("SpaceLedger", () => {
     expect(estimate.after).toEqual({ blobs: 2, bytes: 30 });
     // A blob freed by two repositories counts in both rows.
     expect(estimate.topRepositories).toEqual([
-      { name: "a/app", bytes: 70, manifests: 1 },
+      { name: "a/app", bytes: 70, manifests: 2 },
       { name: "b/app", bytes: 30, manifests: 1 },
     ]);
   });
 
   it("frees nothing when nothing is released", async () => {
     const ledger = new SpaceLedger();
-    ledger.keep([fakeDigest("a")]);
+    ledger.keep(keys("a"));
     const estimate = await ledger.estimate(blobs([["a", 1]]));
     expect(estimate.freedByRun).toEqual({ blobs: 0, bytes: 0 });
     expect(estimate.topRepositories).toEqual([]);
