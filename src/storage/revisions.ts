@@ -106,10 +106,10 @@ async function readRevision(context: ReadContext, name: RepositoryName, found: F
 }
 
 /**
- * One string per distinct blob digest and media type across the reader's whole scan. Manifests
- * share most of their layers, and the cleanup keeps every candidate's blob list until the end
- * for the space estimate: without this, each manifest would hold its own copy of every shared
- * layer's digest (about 90 bytes each), hundreds of MB on a registry of a million manifests.
+ * One string per distinct media type across the reader's whole scan: every kept manifest and
+ * candidate holds one, and there are only a handful. Digests are not shared: the cleanup keeps
+ * blobs as numeric keys (core/space.ts), and a table of every digest ever seen (configs are
+ * unique per manifest) would itself grow to a million strings on a large registry.
  */
 const sharedStrings = new WeakMap<ReadContext, Map<string, string>>();
 
@@ -123,8 +123,6 @@ function share(context: ReadContext, manifest: ParsedManifest): ParsedManifest {
     return text;
   };
   manifest.mediaType = one(manifest.mediaType);
-  for (const blob of manifest.blobs) blob.digest = one(blob.digest);
-  // Children are manifests, each listed by one index or two: nothing to gain from sharing them.
   for (const child of manifest.children) if (child.mediaType !== undefined) child.mediaType = one(child.mediaType);
   return manifest;
 }
