@@ -135,7 +135,7 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
     if (plan.candidates.length > 0) {
       run.blobs.set(name, candidateKeys(plan.candidates));
-      const candidates = plan.candidates.map(({ digest, mediaType, ageMs }) => ({ digest, mediaType, ageMs }));
+      const candidates = plan.candidates.map(({ digest, mediaType }) => ({ digest, mediaType }));
       work.push({ name, tags: plan.tags, candidates, bytes: repositoryBytes(snapshot), scannedAt });
     }
   }, run.signal);

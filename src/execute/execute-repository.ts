@@ -9,7 +9,7 @@ import type { RepositoryName } from "../core/repository-name.js";
 import type { Candidate } from "../core/types.js";
 
 /** What deleting a candidate needs. */
-export type WorkCandidate = Omit<Candidate, "blobs">;
+export type WorkCandidate = Pick<Candidate, "digest" | "mediaType">;
 import type { RegistryApi } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
