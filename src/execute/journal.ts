@@ -27,23 +27,15 @@ export interface JournalWriter {
   close(): Promise<void>;
 }
 
-/** How often written records are synced to the device (and always at close). */
-export const JOURNAL_SYNC_INTERVAL_MS = 200;
-
 /**
- * Appends to a JSON-lines file (mode 0600). A record is written to the file (out of this process,
- * so it survives the tool crashing or being killed) before `append` resolves, and so before its
- * DELETE is sent; concurrent appends share one write. Syncing to the device runs off that path,
- * at most JOURNAL_SYNC_INTERVAL_MS later and at close: an fsync per DELETE halved the deletion
- * rate on the benchmark, and the registry does not sync the link removals it journals either.
+ * Appends to a JSON-lines file (mode 0600). Concurrent appends are group-committed: records that
+ * arrive while a flush is under way are written and fsync'ed together, so durability costs one
+ * fsync per batch rather than per deletion.
  */
 export class FileJournal implements JournalWriter {
   private pending: Array<{ line: string; done: () => void; fail: (error: unknown) => void }> = [];
   records = 0;
   private flushing: Promise<void> | undefined;
-  private syncTimer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> = Promise.resolve();
-  private syncError: unknown;
 
   private constructor(
     readonly path: string,
@@ -76,18 +68,11 @@ export class FileJournal implements JournalWriter {
     });
   }
 
-  /** Writes, syncs and closes; a journal that received no record is removed again. */
+  /** Flushes and closes; a journal that received no record is removed again. */
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
-    clearTimeout(this.syncTimer);
-    await this.syncing;
-    try {
-      if (this.records > 0) await this.file.datasync();
-    } finally {
-      await this.file.close();
-    }
+    await this.file.close();
     if (this.records === 0) await unlink(this.path).catch(() => {});
-    if (this.syncError !== undefined) throw this.syncError;
   }
 
   private async flush(): Promise<void> {
@@ -96,20 +81,12 @@ export class FileJournal implements JournalWriter {
       this.pending = [];
       try {
         await this.file.appendFile(batch.map((entry) => entry.line).join(""));
+        await this.file.datasync();
         for (const entry of batch) entry.done();
-        this.scheduleSync();
       } catch (error) {
         for (const entry of batch) entry.fail(error);
       }
     }
     this.flushing = undefined;
-  }
-
-  private scheduleSync(): void {
-    if (this.syncTimer) return;
-    this.syncTimer = setTimeout(() => {
-      this.syncTimer = undefined;
-      this.syncing = this.file.datasync().catch((error: unknown) => void (this.syncError ??= error));
-    }, JOURNAL_SYNC_INTERVAL_MS);
   }
 }
