@@ -42,7 +42,10 @@ export async function cliArgs(servers: BenchServers, extra: string[]): Promise<s
 export async function runCliMeasured(args: string[], dir: string): Promise<CliRun> {
   const rssFile = join(dir, `maxrss-${process.hrtime.bigint()}.json`);
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", HOOK, CLI, ...args], {
+  // BENCH_CLI_NODE_ARGS adds node flags to the CLI only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_CLI_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", HOOK, CLI, ...args], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile },
     stdio: ["ignore", "pipe", "pipe"],
   });
