@@ -69,7 +69,12 @@ describe("deleting while others push", () => {
     await expectIntact(setup.repos[1]!, tagged.digest);
     await expectIntact(setup.repos[2]!, untagged.digest);
     const kept = linesStarting(result.stdout, "Kept image");
-    expect(kept.length, result.stdout).toBe(setup.toTag.length + setup.toIndex.length + setup.toIndexUntagged.length);
+    const required = [...setup.toTag, ...setup.toIndex, ...setup.toIndexUntagged].map((m) => m.digest);
+    for (const digest of required) expect(kept.some((line) => line.includes(digest)), digest).toBe(true);
+    // A tag link read at the instant the registry rewrites it (truncate, then write) is empty: the
+    // tool then keeps that whole repository, the safe answer. Only that may add to the required keeps.
+    const extra = kept.filter((line) => !required.some((digest) => line.includes(digest)));
+    for (const line of extra) expect(line).toContain("cannot be read (the link file is empty)");
     const deleted = linesStarting(result.stdout, "Deleted image");
     expect(deleted).toHaveLength(setup.total - kept.length);
     const journaled = new Set((await readJournalLines(join(env.dir, "journal.jsonl"))).map((l) => `${l.digest} in repository ${l.repository}`));
