@@ -4,9 +4,10 @@
  */
 import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
+import { OMNIBUS_STORAGE_ROOT } from "../storage/storage-root.js";
 
 /** The defaults of the original Python tool, kept for drop-in compatibility. */
-export const DEFAULT_REGISTRY_PATH = "/var/opt/gitlab/gitlab-rails/shared/registry";
+export const DEFAULT_REGISTRY_PATH = OMNIBUS_STORAGE_ROOT;
 export const DEFAULT_USER = "root";
 export const DEFAULT_REGISTRY_CONFIG = "/var/opt/gitlab/registry/config.yml";
 export const DEFAULT_MIN_AGE = "24h";

@@ -53,10 +53,3 @@ export class AuthError extends CleanupError {
     super(message, ExitCode.auth, options);
   }
 }
-
-/** The run was interrupted by a signal. Exit 130. */
-export class InterruptedError extends CleanupError {
-  constructor(message = "Interrupted.") {
-    super(message, ExitCode.interrupted);
-  }
-}

@@ -142,11 +142,6 @@ export function parseWwwAuthenticate(header: string | undefined): AuthChallenge 
   return challenge;
 }
 
-/** The first registry error code of a reply, if any. */
-export function firstErrorCode(reply: FailedReply): string | undefined {
-  return parseRegistryErrors(reply.body)[0]?.code;
-}
-
 /** Builds the RegistryError for a reply the caller does not accept. */
 export function errorFromReply(
   operation: string,
