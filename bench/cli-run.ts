@@ -14,6 +14,8 @@ export interface CliRun {
   code: number;
   wallMs: number;
   maxRssKb: number;
+  /** User + system CPU time of the CLI process. */
+  cpuMs: number;
   /** Outcome lines by their first word ("Deleted", "Would", "Could", "Kept", …). */
   counts: Record<string, number>;
   /** ms after the start of the first and last "Deleted"/"Would delete" line. */
@@ -49,7 +51,7 @@ export async function runCliMeasured(args: string[], dir: string): Promise<CliRu
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const result: Omit<CliRun, "code" | "wallMs" | "maxRssKb"> = { counts: {}, tail: [], errors: [] };
+  const result: Omit<CliRun, "code" | "wallMs" | "maxRssKb" | "cpuMs"> = { counts: {}, tail: [], errors: [] };
   const onLine = (line: string, isErr: boolean): void => {
     const word = line.slice(0, line.indexOf(" ") >>> 0);
     if (/^(Deleted|Would|Could|Kept|Already|Skipped) /.test(line)) {
@@ -69,9 +71,9 @@ export async function runCliMeasured(args: string[], dir: string): Promise<CliRu
   lines(child.stderr, (line) => onLine(line, true));
   const code = await new Promise<number>((resolve) => child.on("exit", (exit) => resolve(exit ?? 1)));
   const wallMs = performance.now() - started;
-  const maxRssKb = (JSON.parse(await readFile(rssFile, "utf8").catch(() => '{"maxRssKb":0}')) as { maxRssKb: number }).maxRssKb;
+  const usage = JSON.parse(await readFile(rssFile, "utf8").catch(() => '{"maxRssKb":0,"cpuMs":0}')) as { maxRssKb: number; cpuMs: number };
   await rm(rssFile, { force: true });
-  return { code, wallMs, maxRssKb, ...result };
+  return { code, wallMs, maxRssKb: usage.maxRssKb, cpuMs: usage.cpuMs, ...result };
 }
 
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {

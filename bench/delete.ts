@@ -4,6 +4,7 @@
  * pre-fetched tokens at the same concurrency; the /jwt/auth requests it made; then a second run,
  * with tokens shortened to outlive, deleting the rest.
  */
+import { readFile } from "node:fs/promises";
 import { Agent, request } from "undici";
 import { planRepository } from "../src/core/plan.js";
 import type { RepositoryName } from "../src/core/repository-name.js";
@@ -19,8 +20,8 @@ import type { RepositoryModel } from "./model.js";
 export interface DeleteResults {
   candidates: number;
   repositories: number;
-  reference: { deleted: number; ms: number; perSecond: number };
-  tool: CliRun & { deleted: number; deleteMs: number; perSecond: number; authRequests: number };
+  reference: { deleted: number; ms: number; perSecond: number; registryCpuMs: number };
+  tool: CliRun & { deleted: number; deleteMs: number; perSecond: number; authRequests: number; registryCpuMs: number };
   /** Scenario 5: the rest, with short-lived tokens. */
   expiry?: CliRun & { deleted: number; expected: number; authRequests: number; lifetimeSeconds: number };
 }
@@ -33,6 +34,9 @@ export interface DeleteOptions {
 }
 
 type Item = { name: RepositoryName; digest: string };
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 /** The --min-age that keeps what was pushed after HALF_TIME, in whole minutes as a user would type it. */
 export function halfMinAge(): { flag: string; ms: number } {
@@ -58,10 +62,14 @@ export async function deleteScenarios(storage: CachedStorage, models: Repository
     const toolMinAge = halfMinAge().flag;
     options.log(`  the tool (CLI) on a fresh copy, --min-age ${toolMinAge} --concurrency ${options.concurrency}`);
     const args = await cliArgs(servers, ["--min-age", toolMinAge, "--concurrency", String(options.concurrency), "--yes"]);
+    const cpuBefore = await processCpuMs(servers.registry.pid());
     const run = await runCliMeasured(args, servers.dir);
+    const registryCpuMs = (await processCpuMs(servers.registry.pid())) - cpuBefore;
     const deleted = run.counts.Deleted ?? 0;
     const deleteMs = (run.lastOutcomeMs ?? 0) - (run.firstOutcomeMs ?? 0);
-    const tool = { ...run, deleted, deleteMs, perSecond: deleted / (deleteMs / 1000), authRequests: servers.gitlab.authRequests };
+    const tool = {
+      ...run, deleted, deleteMs, perSecond: deleted / (deleteMs / 1000), authRequests: servers.gitlab.authRequests, registryCpuMs,
+    };
     const results: DeleteResults = { candidates: items.length, repositories: new Set(items.map((i) => i.name)).size, reference, tool };
     if (options.expirySeconds > 0) results.expiry = await expiryRun(servers, storage.summary.candidates - deleted, options);
     return results;
@@ -94,6 +102,7 @@ async function referenceDeletes(servers: BenchServers, items: Item[], concurrenc
   const dispatcher = new Agent({ connections: concurrency });
   let deleted = 0;
   const failures: string[] = [];
+  const cpuBefore = await processCpuMs(servers.registry.pid());
   const started = performance.now();
   await forEachBounded(items, concurrency, async ({ name, digest }) => {
     const response = await request(`${servers.registry.url}/v2/${name}/manifests/${digest}`, {
@@ -104,9 +113,19 @@ async function referenceDeletes(servers: BenchServers, items: Item[], concurrenc
     else if (failures.length < 5) failures.push(`${name}@${digest}: ${response.statusCode}`);
   });
   const ms = performance.now() - started;
+  const registryCpuMs = (await processCpuMs(servers.registry.pid())) - cpuBefore;
   await dispatcher.close();
   if (failures.length > 0) throw new Error(`the reference loop failed to delete: ${failures.join(", ")}`);
-  return { deleted, ms, perSecond: deleted / (ms / 1000) };
+  return { deleted, ms, perSecond: deleted / (ms / 1000), registryCpuMs };
+}
+
+/** User + system CPU time a process has used so far (Linux /proc), 0 when unknown. */
+async function processCpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // Fields after the command name in parentheses; utime and stime are fields 14 and 15 (1-based).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * (1000 / CLOCK_TICKS);
 }
 
 /** Scenario 5: the candidates left after the first run, with tokens that expire mid-run. */

@@ -130,6 +130,9 @@ async function deletionRows(size: SizeName, storage: CachedStorage, args: Args):
   const { tool, reference } = results;
   log(`  reference: ${reference.deleted} in ${seconds(reference.ms)}; tool: ${tool.deleted} deleted, ${tool.counts.Could ?? 0} failed, ` +
     `deletion phase ${seconds(tool.deleteMs)}, whole run ${seconds(tool.wallMs)}, peak RSS ${Math.round(tool.maxRssKb / 1024)} MB`);
+  const perDelete = (ms: number, count: number): string => `${(ms / Math.max(count, 1)).toFixed(2)} ms`;
+  log(`  CPU per deletion: registry ${perDelete(reference.registryCpuMs, reference.deleted)} (reference), ` +
+    `${perDelete(tool.registryCpuMs, tool.deleted)} (tool's run, scan included); CLI ${perDelete(tool.cpuMs, tool.deleted)} (whole run)`);
   tool.errors.forEach((line) => log(`  ${line}`));
   const ratio = tool.perSecond / reference.perSecond;
   const allowed = Math.ceil(results.repositories / 50) * (1 + Math.floor(tool.wallMs / 270_000));

@@ -49,6 +49,8 @@ export interface RegistryServer {
   configPath: string;
   /** What the process wrote to stderr so far (bounded), for diagnostics. */
   stderr(): string;
+  /** The running process's pid (undefined while stopped), e.g. to read its CPU time in a benchmark. */
+  pid(): number | undefined;
   /** Stops the process (SIGTERM, then SIGKILL) and waits for it to exit. Files stay. Idempotent. */
   stop(): Promise<void>;
   /** Stops if running, then starts again on the same port with the same storage. */
@@ -98,6 +100,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
     storageRoot,
     configPath,
     stderr: () => stderr,
+    pid: () => child?.pid,
     stop,
     restart: async () => {
       await stop();
