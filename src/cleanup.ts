@@ -12,6 +12,7 @@ import type { Candidate, RepositoryPlan, RepositorySnapshot, StorageWarning } fr
 import { checkAccess } from "./access.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
+import { revisionStamp } from "./execute/recheck.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
@@ -136,11 +137,22 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     if (plan.candidates.length > 0) {
       run.blobs.set(name, candidateKeys(plan.candidates));
       const candidates = plan.candidates.map(({ digest, mediaType }) => ({ digest, mediaType }));
-      work.push({ name, tags: plan.tags, candidates, bytes: repositoryBytes(snapshot), scannedAt });
+      const stamp = reusable(snapshot, scannedAt) ? revisionStamp(snapshot.revisions) : undefined;
+      work.push({ name, tags: plan.tags, candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
     }
   }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.
   return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Whether the plan of this snapshot may be used for deleting if the disk is unchanged when the
+ * repository's turn comes: only when everything was read cleanly and nothing was linked after the
+ * scan began (a link caught mid-write, or a push during the scan, calls for a fresh plan).
+ */
+function reusable(snapshot: RepositorySnapshot, scannedAt: number): boolean {
+  return snapshot.warnings.length === 0 && snapshot.unreadableTags.length === 0 &&
+    snapshot.revisions.every((revision) => revision.manifest !== undefined && revision.linkedAt < scannedAt);
 }
 
 /** Kept manifests mark their blobs now; candidates are settled once their outcome is known. */

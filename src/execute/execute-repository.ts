@@ -16,7 +16,7 @@ import type { StorageReader } from "../storage/storage-reader.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
 import type { JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
-import { refresh, replan, verdictOf, type Watch } from "./recheck.js";
+import { refresh, resume, verdictOf, type Watch } from "./recheck.js";
 
 /** A repository the plan found candidates in, and the tags it saw. */
 export interface RepositoryWork {
@@ -32,6 +32,8 @@ export interface RepositoryWork {
    * When absent, the start of executeRepository is used, which misses pushes made in between.
    */
   scannedAt?: number;
+  /** The scan's revisionStamp (recheck.ts): when the disk still matches it, the scan's plan is used. */
+  stamp?: string;
 }
 
 export interface ExecuteContext {
@@ -69,7 +71,10 @@ const RECHECK_BATCH = 8;
 export async function executeRepository(work: RepositoryWork, ctx: ExecuteContext): Promise<SkippedRepository | undefined> {
   // A dry run scanned moments ago and deletes nothing: it needs no re-plan.
   if (ctx.dryRun) return dryRun(work, ctx);
-  let watch = await replan(work.name, work.scannedAt ?? ctx.now(), ctx);
+  let watch = await resume(work.name, {
+    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: work.candidates.map((candidate) => candidate.digest),
+    ...(work.stamp === undefined ? {} : { stamp: work.stamp }),
+  }, ctx);
   const mismatch = await crossCheck(work.name, watch.tags, ctx);
   if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
   const todo = stillCandidates(work.name, work.candidates, watch, ctx);

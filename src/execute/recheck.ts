@@ -1,14 +1,17 @@
 /**
- * Re-checking a repository while its candidates are deleted. The repository is planned again from
- * disk before the first delete, and again whenever a cheap look before a batch shows a change: a
- * tag added, moved or removed, or a revision directory that was not there before. Whatever was
- * pushed since the scan then counts as just pushed, so what it lists or signs is kept.
+ * Re-checking a repository while its candidates are deleted. Before the first delete the
+ * repository must be exactly as scanned (same tags, same revision links with the same mtimes), or
+ * it is planned again from disk; it is planned again whenever a cheap look before a batch shows a
+ * change: a tag added, moved or removed, or a revision directory that was not there before.
+ * Whatever was pushed since the scan then counts as just pushed, so what it lists or signs is kept.
  */
+import { createHash } from "node:crypto";
 import { describeKeepReason } from "../core/keep-reason.js";
 import type { Digest } from "../core/digest.js";
 import { planRepository } from "../core/plan.js";
 import type { ManifestOutcome } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
+import type { Revision } from "../core/types.js";
 import type { StorageReader } from "../storage/storage-reader.js";
 
 /** What the last plan of a repository said, and what the disk looked like when it was made. */
@@ -33,6 +36,49 @@ export interface RecheckContext {
   storage: StorageReader;
   now: () => number;
   minAgeMs: number;
+}
+
+/** What the scan saw of a repository: enough to go on from its plan if nothing changed since. */
+export interface Scanned {
+  /** When the scan started reading it (ms since the epoch). */
+  since: number;
+  /** {@link revisionStamp} of what it read; absent when the plan may not be reused (see cleanup.ts). */
+  stamp?: string;
+  tags: Map<string, Digest>;
+  candidates: Digest[];
+}
+
+/**
+ * A fingerprint of a repository's live revision links and their mtimes: equal stamps mean no
+ * manifest was pushed, re-pushed or deleted in between (a push rewrites the link, a delete
+ * removes it). Manifest blobs need no check: they are named by their content.
+ */
+export function revisionStamp(links: ReadonlyArray<Pick<Revision, "digest" | "linkedAt">>): string {
+  const hash = createHash("sha256");
+  const sorted = [...links].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  for (const link of sorted) hash.update(`${link.digest} ${link.linkedAt}\n`);
+  return hash.digest("base64");
+}
+
+/**
+ * The watch to start deleting with: the scan's own plan when the tags and every revision link are
+ * as scanned (a stat per revision instead of reading and parsing every manifest again), else a
+ * fresh plan. Reusing it is never less safe than planning again: with nothing linked since the
+ * scan, a new plan would keep the same manifests or, as the grace period moves on, fewer.
+ */
+export async function resume(name: RepositoryName, scanned: Scanned, ctx: RecheckContext): Promise<Watch> {
+  const { storage } = ctx;
+  if (scanned.stamp !== undefined && storage.statRevisions) {
+    const [revisions, now] = await Promise.all([storage.statRevisions(name), storage.readTags(name)]);
+    const unchanged = now.unreadableTags.length === 0 && sameTags(now.tags, scanned.tags) && revisionStamp(revisions.links) === scanned.stamp;
+    if (unchanged) {
+      return {
+        name, since: scanned.since, tags: now.tags, revisions: new Set(revisions.directories), replans: 0,
+        stillCandidate: new Set(scanned.candidates), keptNow: new Map(),
+      };
+    }
+  }
+  return replan(name, scanned.since, ctx);
 }
 
 /**

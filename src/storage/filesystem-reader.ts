@@ -10,7 +10,8 @@ import { listBlobs } from "./blobs.js";
 import { blobDataPath, revisionLinkPath, revisionsDir } from "./layout.js";
 import { type ReadContext, readRevisions } from "./revisions.js";
 import { type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
-import type { StorageReader } from "./storage-reader.js";
+import { mapLimit } from "./map-limit.js";
+import type { RevisionStats, StorageReader } from "./storage-reader.js";
 import { readTagState, tagWarnings } from "./tags.js";
 import { walkRepositories } from "./walk.js";
 
@@ -96,6 +97,25 @@ export class FilesystemStorageReader implements StorageReader {
       }
     }
     return digests;
+  }
+
+  /**
+   * Revision directories, and the mtime of every link among them (floored to the millisecond like
+   * the scan's `linkedAt`): a readdir and a stat per revision instead of reading every manifest.
+   * Throws when a directory cannot be listed or a link cannot be stat'ed.
+   */
+  async statRevisions(name: RepositoryName): Promise<RevisionStats> {
+    const directories = await this.listRevisionDigests(name);
+    const stats = await mapLimit(directories, this.context.concurrency, async (digest) => {
+      const path = revisionLinkPath(this.root, name, digest);
+      try {
+        return { digest, linkedAt: Math.floor((await this.context.fs.stat(path)).mtimeMs) };
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
+      }
+    });
+    return { directories, links: stats.filter((link) => link !== undefined) };
   }
 
   private async listNamesOrNone(dir: string): Promise<string[]> {

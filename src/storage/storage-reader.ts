@@ -1,7 +1,15 @@
 /** The port through which the cleanup reads registry storage. It never writes. */
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
-import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types.js";
+import type { RepositorySnapshot, Revision, StorageWarning, TagState } from "../core/types.js";
+
+/** What {@link StorageReader.statRevisions} finds: revision directories, and the live links' mtimes. */
+export interface RevisionStats {
+  /** Every digest with a directory under `_manifests/revisions`, live or not. */
+  directories: Digest[];
+  /** The revisions whose link file exists, with its mtime (as `readRepository` reports it). */
+  links: Array<Pick<Revision, "digest" | "linkedAt">>;
+}
 
 export interface StorageReader {
   /** The storage root, e.g. /var/opt/gitlab/gitlab-rails/shared/registry. */
@@ -25,6 +33,12 @@ export interface StorageReader {
    * pushed. Optional: without it only tag changes trigger a re-plan.
    */
   listRevisionDigests?(name: RepositoryName): Promise<Digest[]>;
+  /**
+   * The revision directories and one stat per revision link, without reading a manifest: right
+   * before deleting, the cheap way to learn that a repository is unchanged since it was scanned.
+   * Throws when something cannot be looked at. Optional: without it the repository is read again.
+   */
+  statRevisions?(name: RepositoryName): Promise<RevisionStats>;
   /** Every blob in the blob store with its size on disk (what garbage collection sweeps). */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

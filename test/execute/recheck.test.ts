@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import type { RepositorySnapshot } from "../../src/core/types.js";
-import { refresh, replan, verdictOf } from "../../src/execute/recheck.js";
+import { refresh, replan, resume, revisionStamp, verdictOf } from "../../src/execute/recheck.js";
 import type { StorageReader } from "../../src/storage/storage-reader.js";
 import { image, index, NOW, repoName, snapshot } from "../helpers/plan-builders.js";
 
@@ -19,7 +19,10 @@ class FakeStorage {
       root: "/fake",
       readRepository: async () => (this.reads++, this.current),
       readTags: async () => ({ tags: this.current.tags, unreadableTags: this.current.unreadableTags }),
-      ...(withListing ? { listRevisionDigests: async () => this.dirs } : {}),
+      ...(withListing ? {
+        listRevisionDigests: async () => this.dirs,
+        statRevisions: async () => ({ directories: this.dirs, links: this.current.revisions.map(({ digest, linkedAt }) => ({ digest, linkedAt })) }),
+      } : {}),
     };
     return reader as unknown as StorageReader;
   }
@@ -83,5 +86,55 @@ describe("re-check between batches", () => {
     storage.current = { ...storage.current, unreadableTags: [{ tag: "x", path: "x", problem: "empty" }] };
     const fresh = await refresh(watch, context(storage));
     expect(verdictOf(fresh, amd64.digest)).toEqual({ kind: "kept-on-recheck", detail: expect.stringMatching(/^changed since the scan, now kept: repository not safe to judge: /) });
+  });
+
+  describe("before the first delete", () => {
+    const scanned = (current: RepositorySnapshot) => ({
+      since: SCAN, stamp: revisionStamp(current.revisions), tags: current.tags, candidates: [amd64.digest, arm64.digest],
+    });
+
+    it("goes on from the scan's plan, without reading a manifest, while the disk is as scanned", async () => {
+      const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+      const watch = await resume(name, scanned(storage.current), context(storage));
+      expect(storage.reads).toBe(0);
+      expect(verdictOf(watch, amd64.digest)).toBeUndefined();
+      expect(verdictOf(watch, arm64.digest)).toBeUndefined();
+    });
+
+    it("plans again when a candidate was pushed again since the scan (its link has a new mtime)", async () => {
+      const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+      const before = scanned(storage.current);
+      storage.current = snapshot({ revisions: [tagged, amd64, { ...arm64, linkedAt: NOW - 1_000 }], tags: { latest: tagged } });
+      const watch = await resume(name, before, context(storage));
+      expect(storage.reads).toBe(1);
+      expect(verdictOf(watch, arm64.digest)).toEqual({ kind: "kept-on-recheck", detail: expect.stringMatching(/younger than the grace period$/) });
+      expect(verdictOf(watch, amd64.digest)).toBeUndefined();
+    });
+
+    it("plans again when a tag moved, a revision appeared or vanished, or the scan left no stamp", async () => {
+      const base = snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } });
+      const changes = [
+        snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged, pinned: amd64 } }),
+        snapshot({ revisions: [tagged, amd64, arm64, index("multi", [amd64], { ageMs: 1_000 })], tags: { latest: tagged } }),
+        snapshot({ revisions: [tagged, amd64], tags: { latest: tagged } }),
+      ];
+      for (const changed of changes) {
+        const storage = new FakeStorage(base);
+        const before = scanned(base);
+        storage.current = changed;
+        await resume(name, before, context(storage));
+        expect(storage.reads).toBe(1);
+      }
+      const storage = new FakeStorage(base);
+      const { stamp: _stamp, ...withoutStamp } = scanned(base);
+      await resume(name, withoutStamp, context(storage));
+      expect(storage.reads).toBe(1);
+    });
+
+    it("plans again when the storage cannot stat revisions", async () => {
+      const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+      await resume(name, scanned(storage.current), context(storage, false));
+      expect(storage.reads).toBe(1);
+    });
   });
 });

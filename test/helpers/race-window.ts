@@ -56,7 +56,7 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   let recheckMs = 0;
   const windows: number[] = [];
   const real = new FilesystemStorageReader(env.registry.storageRoot);
-  const storage = spy<StorageReader>(real, ["readTags", "readRepository", "listRevisionDigests"], (_m, name, start, end) => {
+  const storage = spy<StorageReader>(real, ["readTags", "readRepository", "listRevisionDigests", "statRevisions"], (_m, name, start, end) => {
     (reads.get(name) ?? reads.set(name, []).get(name)!).push(start);
     recheckMs += end - start;
   });

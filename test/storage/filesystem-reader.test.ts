@@ -1,4 +1,4 @@
-import { symlink } from "node:fs/promises";
+import { rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
@@ -296,3 +296,27 @@ describe("readTags, hasRevision, readBlob", () => {
     );
   });
 });
+
+describe("statRevisions", () => {
+  it("lists revision directories and stats the live links, with the mtimes readRepository reports", async () => {
+    const kept = await tree.push("group/app", imageManifest("kept"), { tags: ["v1"] });
+    const deleted = await tree.push("group/app", imageManifest("deleted"));
+    // A manifest deleted through the API leaves its directory without a link.
+    await rm(revisionLinkPath(tree.root, "group/app", deleted));
+    const reader = new FilesystemStorageReader(tree.root);
+
+    const stats = await reader.statRevisions(repo("group/app"));
+    const snapshot = await reader.readRepository(repo("group/app"));
+    expect(stats.directories.sort()).toEqual([kept, deleted].sort());
+    expect(stats.links).toEqual(snapshot.revisions.map(({ digest, linkedAt }) => ({ digest, linkedAt })));
+    expect(await reader.statRevisions(repo("other/app"))).toEqual({ directories: [], links: [] });
+  });
+
+  it("throws, naming the link, when a link cannot be stat'ed", async () => {
+    const digest = await tree.push("group/app", imageManifest("a"));
+    const path = revisionLinkPath(tree.root, "group/app", digest);
+    const reader = new FilesystemStorageReader(tree.root, { fs: failingFs({ [path]: "EACCES" }) });
+    await expect(reader.statRevisions(repo("group/app"))).rejects.toThrow(`Could not check the revision link ${path}: permission denied`);
+  });
+});
+
