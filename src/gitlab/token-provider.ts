@@ -29,6 +29,14 @@ export interface GitLabTokenProviderOptions {
   renewMarginMs?: number;
   /** Upper bound of one request's query string; GitLab's nginx refuses request lines over 8 KB. Default 6000. */
   maxQueryBytes?: number;
+  /**
+   * Upper bound of one token's length, so that `Authorization: Bearer <token>` fits the 8 KB header
+   * line GitLab's nginx accepts in front of the registry (`large_client_header_buffers`), and the
+   * registry, which decodes the whole token on every request, is not slowed down. Each access
+   * entry makes a token longer (GitLab adds project metadata to each), so how many repositories
+   * share a token is learned from the tokens GitLab returns. Default 7168.
+   */
+  maxTokenBytes?: number;
   retry?: RetryPolicy;
   signal?: AbortSignal;
 }
@@ -52,6 +60,12 @@ interface Waiter {
 }
 
 const SERVICE_QUERY = "service=container_registry";
+/**
+ * Bytes one repository's access entry is assumed to add to a token until a token shows the real
+ * figure: GitLab's entries (name, actions, project path and ids) are 250 to 350 bytes in base64.
+ */
+const FIRST_GUESS_BYTES_PER_SCOPE = 400;
+const DEFAULT_MAX_TOKEN_BYTES = 7168;
 /** A token response is a few KB; anything far bigger is not GitLab talking. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -70,6 +84,10 @@ export class GitLabTokenProvider implements TokenProvider {
   readonly #inflight = new Map<RepositoryName, Promise<IssuedToken>>();
   #queue: Waiter[] = [];
   #requestCount = 0;
+  /** Length of a token without access entries (learned from verifyCredentials), and what each entry adds. */
+  #baseTokenBytes = 0;
+  #bytesPerScope = FIRST_GUESS_BYTES_PER_SCOPE;
+  #learnedScopeBytes = false;
   /** Once GitLab refused the credentials, no further login is attempted in this run. */
   #refusal: AuthError | undefined;
 
@@ -138,10 +156,14 @@ export class GitLabTokenProvider implements TokenProvider {
   }
 
   async #flush(): Promise<void> {
-    const waiting = this.#queue;
+    let waiting = this.#queue;
     this.#queue = [];
-    // One batch at a time: GitLab answers fast, and a refusal must stop the remaining batches.
-    for (const batch of this.#batches(waiting)) {
+    // One batch at a time: GitLab answers fast, each token tells how big the next batch may be,
+    // and a refusal must stop the remaining batches.
+    while (waiting.length > 0) {
+      const size = this.#batchSize(waiting);
+      const batch = waiting.slice(0, size);
+      waiting = waiting.slice(size);
       try {
         const issued = await this.#fetch(batch.map((waiter) => waiter.name));
         for (const waiter of batch) waiter.resolve(issued);
@@ -151,24 +173,33 @@ export class GitLabTokenProvider implements TokenProvider {
     }
   }
 
-  /** Splits waiters so that each request's query string stays within maxQueryBytes. */
-  #batches(waiting: Waiter[]): Waiter[][] {
-    const limit = this.#options.maxQueryBytes ?? 6000;
-    const batches: Waiter[][] = [];
-    let current: Waiter[] = [];
+  /** How many of the first waiters fit one request's query string and one token's length. */
+  #batchSize(waiting: Waiter[]): number {
+    const maxQuery = this.#options.maxQueryBytes ?? 6000;
+    const maxToken = this.#options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
+    const scopes = Math.max(1, Math.floor((maxToken - this.#baseTokenBytes) / this.#bytesPerScope));
     let length = SERVICE_QUERY.length;
+    let count = 0;
     for (const waiter of waiting) {
-      const added = "&scope=".length + scopeFor(waiter.name, this.#actions).length;
-      if (current.length > 0 && length + added > limit) {
-        batches.push(current);
-        current = [];
-        length = SERVICE_QUERY.length;
-      }
-      current.push(waiter);
-      length += added;
+      length += "&scope=".length + scopeFor(waiter.name, this.#actions).length;
+      if (count === scopes || (count > 0 && length > maxQuery)) break;
+      count++;
     }
-    if (current.length > 0) batches.push(current);
-    return batches;
+    return count;
+  }
+
+  /**
+   * Learns the token's length without entries (the first, scopeless token) and the most any
+   * entry was seen to add on average; entries GitLab left out (denied) are not counted.
+   */
+  #learn(token: string, entries: number): void {
+    if (entries === 0) {
+      this.#baseTokenBytes ||= token.length;
+      return;
+    }
+    const perScope = Math.ceil((token.length - this.#baseTokenBytes) / entries);
+    this.#bytesPerScope = this.#learnedScopeBytes ? Math.max(this.#bytesPerScope, perScope) : perScope;
+    this.#learnedScopeBytes = true;
   }
 
   async #fetch(names: readonly RepositoryName[]): Promise<IssuedToken> {
@@ -180,6 +211,7 @@ export class GitLabTokenProvider implements TokenProvider {
     const sentAt = this.#now();
     const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
     const issued = { ...this.#decode(body, sentAt), names };
+    this.#learn(issued.token, issued.actions.size);
     for (const name of names) this.#cache.set(name, issued);
     return issued;
   }

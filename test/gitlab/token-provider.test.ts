@@ -29,6 +29,8 @@ type Answer = (req: Recorded, res: ServerResponse) => void;
 /** Loopback fault injector for /jwt/auth: scripted answers (the last repeats), every request recorded. */
 class JwtAuthFaultInjector {
   readonly requests: Recorded[] = [];
+  /** Every token handed out, in order. */
+  readonly tokens: string[] = [];
   #answers: Answer[] = [grant()];
   readonly #server: Server = createServer((req, res) => this.#handle(req, res));
 
@@ -61,18 +63,22 @@ function jwt(payload: Record<string, unknown>): string {
   return `${part({ alg: "RS256", typ: "JWT" })}.${part(payload)}.c2lnbmF0dXJl`;
 }
 
-/** Grants every requested scope (`delete` dropped for names containing "readonly", nothing for "orphan"). */
-function grant(lifetimeSeconds = 300): Answer {
+/**
+ * Grants every requested scope (`delete` dropped for names containing "readonly", nothing for
+ * "orphan"), each entry with `meta` when given, as GitLab adds project metadata.
+ */
+function grant(lifetimeSeconds = 300, meta?: Record<string, unknown>): Answer {
   return (req, res) => {
     const iat = Math.floor(Date.now() / 1000);
     const access = req.url.searchParams.getAll("scope").flatMap((scope) => {
       const [, name, actions] = scope.split(":");
       if (name!.includes("orphan")) return [];
       const granted = actions!.split(",").filter((a) => a !== "delete" || !name!.includes("readonly"));
-      return [{ type: "repository", name, actions: granted }];
+      return [{ type: "repository", name, actions: granted, ...(meta ? { meta } : {}) }];
     });
     const exp = iat + lifetimeSeconds;
     const token = jwt({ iss: "omnibus-gitlab-issuer", iat, nbf: iat - 5, exp, jti: ++tokenSerial, access });
+    injector.tokens.push(token);
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ token }));
   };
@@ -128,13 +134,14 @@ describe("requests", () => {
     expect(request!.authorization).toBe(`Basic ${Buffer.from(`${USERNAME}:${SECRET}`).toString("base64")}`);
   });
 
-  it("batches 300 repositories into a few requests, each query under 6 KB", async () => {
+  it("batches 300 repositories into a few requests, each query under 6 KB and each token under 7 KB", async () => {
     const names = Array.from({ length: 300 }, (_, i) => repo(`group-${i % 7}/project-number-${i}/image-${i}`));
     const tokens = provider();
     const access = await tokens.authorize(names);
     expect(injector.requests.length).toBeGreaterThan(1);
-    expect(injector.requests.length).toBeLessThanOrEqual(5);
+    expect(injector.requests.length).toBeLessThanOrEqual(8);
     for (const request of injector.requests) expect(request.query.length).toBeLessThanOrEqual(6000);
+    for (const token of injector.tokens) expect(token.length).toBeLessThanOrEqual(7168);
     const scopes = injector.requests.flatMap((r) => r.url.searchParams.getAll("scope"));
     expect(scopes).toHaveLength(300);
     expect(scopes.every((scope) => scope.endsWith(":pull,delete"))).toBe(true);
@@ -143,6 +150,29 @@ describe("requests", () => {
     // Every repository now has a cached token: no further request.
     await Promise.all(names.map((name) => tokens.tokenFor(name)));
     expect(injector.requests.length).toBe(tokens.requestCount);
+  });
+
+  it("keeps tokens with GitLab's per-repository metadata under 8 KB, sized from the tokens returned", async () => {
+    // GitLab adds project metadata to every access entry (about 300 bytes each in the token).
+    injector.script(grant(300, { project_path: "x".repeat(60), project_id: 123456, root_namespace_id: 7890, tag_deny_access_patterns: { delete: [] } }));
+    const names = Array.from({ length: 200 }, (_, i) => repo(`group-${i % 7}/project-number-${i}/image-${i}`));
+    const tokens = provider();
+    await tokens.verifyCredentials();
+    await tokens.authorize(names);
+    const withScopes = injector.tokens.slice(1);
+    for (const token of withScopes) expect(`Authorization: Bearer ${token}`.length).toBeLessThanOrEqual(7168 + 22);
+    // Learned after the first: the later tokens are nearly full, so there are few of them.
+    expect(Math.min(...withScopes.slice(1, -1).map((token) => token.length))).toBeGreaterThan(6000);
+    expect(injector.requests.flatMap((r) => r.url.searchParams.getAll("scope"))).toHaveLength(200);
+  });
+
+  it("honours a smaller maxTokenBytes", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => repo(`group/project-${i}`));
+    const tokens = provider({ maxTokenBytes: 1500 });
+    await tokens.verifyCredentials();
+    await tokens.authorize(names);
+    for (const token of injector.tokens) expect(token.length).toBeLessThanOrEqual(1500);
+    expect(injector.requests.length).toBeGreaterThanOrEqual(5);
   });
 
   it("honours a smaller maxQueryBytes", async () => {
@@ -238,12 +268,14 @@ describe("cache and renewal", () => {
     const tokens = provider();
     const names = Array.from({ length: 100 }, (_, i) => repo(`group/app-${i}`));
     await tokens.authorize(names);
-    expect(injector.requests).toHaveLength(1);
+    const issuing = injector.requests.length;
+    expect(issuing).toBeLessThanOrEqual(3);
     clock += 600_000;
     // Repositories come due one after another as a long run reaches them.
     for (const name of names) await tokens.tokenFor(name);
-    expect(injector.requests).toHaveLength(2);
-    expect(injector.requests[1]!.url.searchParams.getAll("scope")).toHaveLength(100);
+    const renewals = injector.requests.slice(issuing);
+    expect(renewals.length).toBeLessThanOrEqual(issuing);
+    expect(renewals.flatMap((r) => r.url.searchParams.getAll("scope"))).toHaveLength(100);
   });
 
   it("refresh drops the cached token; concurrent refreshes share one request", async () => {
