@@ -110,7 +110,7 @@ async function memoryScenario(size: SizeName, storage: CachedStorage, seed: numb
     log(`  CLI --dry-run on ${size} (${storage.summary.manifests} manifests)`);
     const run = await runCliMeasured(await cliArgs(servers, ["--dry-run", "--min-age", "0"]), servers.dir);
     const wouldDelete = run.counts.Would ?? 0;
-    log(`  exit ${run.code} in ${seconds(run.wallMs)}, ${wouldDelete} would-delete lines, ${servers.gitlab.authRequests} /jwt/auth requests`);
+    log(`  exit ${run.code} in ${seconds(run.wallMs)} (CPU ${seconds(run.cpuMs)}), ${wouldDelete} would-delete lines, ${servers.gitlab.authRequests} /jwt/auth requests`);
     if (run.code !== 0 || wouldDelete !== storage.summary.candidates) log(run.tail.join("\n"));
     const mb = run.maxRssKb / 1024;
     return [{
