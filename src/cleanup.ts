@@ -10,6 +10,7 @@ import type { RepositoryName } from "./core/repository-name.js";
 import { blobKey, markedBlobs, SpaceLedger } from "./core/space.js";
 import type { Candidate, RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
+import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
 import { revisionStamp } from "./execute/recheck.js";
@@ -136,7 +137,7 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
     if (plan.candidates.length > 0) {
       run.blobs.set(name, candidateKeys(plan.candidates));
-      const candidates = plan.candidates.map(({ digest, mediaType }) => ({ digest, mediaType }));
+      const candidates = CandidateList.from(plan.candidates);
       const stamp = reusable(snapshot, scannedAt) ? revisionStamp(snapshot.revisions) : undefined;
       work.push({ name, tags: plan.tags, candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
     }
@@ -182,14 +183,14 @@ function settle(run: Run, item: RepositoryWork): void {
   const blobs = run.blobs.get(item.name);
   if (blobs) {
     const released: number[] = [];
-    item.candidates.forEach((candidate, i) => {
+    item.candidates.toArray().forEach((candidate, i) => {
       const keys = blobs.keys.subarray(blobs.offsets[i]!, blobs.offsets[i + 1]!);
       if (gone?.has(candidate.digest)) released.push(...keys);
       else run.ledger.keep(keys);
     });
     run.ledger.release(item.name, gone?.size ?? 0, released);
   }
-  item.candidates = [];
+  item.candidates = CandidateList.empty;
   run.gone.delete(item.name);
   run.blobs.delete(item.name);
 }

@@ -6,13 +6,10 @@
 import type { Digest } from "../core/digest.js";
 import type { ManifestOutcome, SkippedRepository } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
-import type { Candidate } from "../core/types.js";
-
-/** What deleting a candidate needs. */
-export type WorkCandidate = Pick<Candidate, "digest" | "mediaType">;
 import type { RegistryApi } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
+import type { CandidateList, WorkCandidate } from "./candidate-list.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
 import type { JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
@@ -22,8 +19,8 @@ import { refresh, resume, verdictOf, type Watch } from "./recheck.js";
 export interface RepositoryWork {
   name: RepositoryName;
   tags: Map<string, Digest>;
-  /** Candidates without their blob lists: the cleanup keeps those as keys (see core/space.ts). */
-  candidates: WorkCandidate[];
+  /** Candidates without their blob lists (the cleanup keeps those as keys, see core/space.ts), packed. */
+  candidates: CandidateList;
   /** Bytes of the distinct blobs its manifests reference (declared sizes), for reports. */
   bytes: number;
   /**
@@ -72,12 +69,12 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   // A dry run scanned moments ago and deletes nothing: it needs no re-plan.
   if (ctx.dryRun) return dryRun(work, ctx);
   let watch = await resume(work.name, {
-    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: work.candidates.map((candidate) => candidate.digest),
+    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: work.candidates.toArray().map((candidate) => candidate.digest),
     ...(work.stamp === undefined ? {} : { stamp: work.stamp }),
   }, ctx);
   const mismatch = await crossCheck(work.name, watch.tags, ctx);
   if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
-  const todo = stillCandidates(work.name, work.candidates, watch, ctx);
+  const todo = stillCandidates(work.name, work.candidates.toArray(), watch, ctx);
   for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
     watch = await refresh(watch, ctx);
     const batch = stillCandidates(work.name, todo.slice(start, start + RECHECK_BATCH), watch, ctx);

@@ -3,6 +3,7 @@
  * the last read of the repository (tags or full re-plan) before a DELETE to the registry's answer
  * to that DELETE. The cleanup's real parts run against the real registry; only timing is recorded.
  */
+import { CandidateList } from "../../src/execute/candidate-list.js";
 import { FirstDeleteCheck } from "../../src/execute/first-delete-check.js";
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
@@ -68,7 +69,7 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   for (const repo of setup.repos) {
     const snapshot = await real.readRepository(repo as RepositoryName);
     const plan = planRepository(snapshot, { now: Date.now(), minAgeMs: 0 });
-    work.push({ name: plan.name, tags: plan.tags, candidates: plan.candidates, bytes: 0 });
+    work.push({ name: plan.name, tags: plan.tags, candidates: CandidateList.from(plan.candidates), bytes: 0 });
   }
   const journal = await FileJournal.open(join(await mkdtemp(join(env.dir, "window-")), "journal.jsonl"));
   const slots = new Semaphore(8);
