@@ -48,7 +48,11 @@ export async function runCliMeasured(args: string[], dir: string): Promise<CliRu
   // (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_CLI_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "--import", HOOK, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile },
+    env: {
+      PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile,
+      // Read by memory-hook.ts when BENCH_CLI_NODE_ARGS preloads it. NODE_OPTIONS is not passed on.
+      ...(process.env.BENCH_MEMORY_SAMPLES ? { BENCH_MEMORY_SAMPLES: process.env.BENCH_MEMORY_SAMPLES } : {}),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const result: Omit<CliRun, "code" | "wallMs" | "maxRssKb" | "cpuMs"> = { counts: {}, tail: [], errors: [] };
