@@ -68,13 +68,14 @@ const RECHECK_BATCH = 8;
 export async function executeRepository(work: RepositoryWork, ctx: ExecuteContext): Promise<SkippedRepository | undefined> {
   // A dry run scanned moments ago and deletes nothing: it needs no re-plan.
   if (ctx.dryRun) return dryRun(work, ctx);
+  const candidates = work.candidates.toArray();
   let watch = await resume(work.name, {
-    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: work.candidates.toArray().map((candidate) => candidate.digest),
+    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: candidates.map((candidate) => candidate.digest),
     ...(work.stamp === undefined ? {} : { stamp: work.stamp }),
   }, ctx);
   const mismatch = await crossCheck(work.name, watch.tags, ctx);
-  if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
-  const todo = stillCandidates(work.name, work.candidates.toArray(), watch, ctx);
+  if (mismatch) return { name: work.name, candidates: candidates.length, bytes: work.bytes, ...mismatch };
+  const todo = stillCandidates(work.name, candidates, watch, ctx);
   for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
     watch = await refresh(watch, ctx);
     const batch = stillCandidates(work.name, todo.slice(start, start + RECHECK_BATCH), watch, ctx);
