@@ -143,8 +143,19 @@ async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: Ex
     else ctx.emit({ ...base, kind: outcome.kind });
   } catch (error) {
     if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError) throw error;
-    ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
+    if (await goneDespiteError(name, candidate, error, ctx)) ctx.emit({ ...base, kind: "deleted" });
+    else ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
   }
+}
+
+/**
+ * The registry removes the revision link first and untags afterwards; when reading the tags fails
+ * then (a tag caught mid-write by a concurrent push), it answers 500 for a manifest it did delete.
+ * After a server error the disk tells whether the link is gone.
+ */
+async function goneDespiteError(name: RepositoryName, candidate: WorkCandidate, error: unknown, ctx: ExecuteContext): Promise<boolean> {
+  if (!(error instanceof RegistryError) || error.status === undefined || error.status < 500) return false;
+  return ctx.storage.hasRevision(name, candidate.digest).then((present) => !present, () => false);
 }
 
 /** Appends the manifest's exact bytes to the journal (flushed) before its DELETE is sent. */
