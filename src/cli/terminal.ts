@@ -1,7 +1,6 @@
 /** The process-facing side of the CLI: stdin, prompts, file modes. Kept out of the pure modules. */
 import { readFile, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { confirm, password } from "@inquirer/prompts";
 import type { CredentialInputs } from "./credentials.js";
 
 /** Credential inputs backed by the real process. */
@@ -11,7 +10,7 @@ export function processCredentialInputs(warn: (message: string) => void): Creden
     fileMode: async (path) => (await stat(path).catch(() => undefined))?.mode,
     env: process.env,
     stdinIsTTY: process.stdin.isTTY === true,
-    prompt: (message) => password({ message, mask: "*" }, { output: process.stderr }),
+    prompt: async (message) => (await prompts()).password({ message, mask: "*" }, { output: process.stderr }),
     readStdinLine,
     warn,
   };
@@ -21,8 +20,13 @@ export function processCredentialInputs(warn: (message: string) => void): Creden
  * Asks yes/no on the terminal; the default is no, so a stray Enter deletes nothing. The question
  * goes to stderr, so `--json | jq` still gets a clean document on stdout.
  */
-export function askToConfirm(message: string): Promise<boolean> {
-  return confirm({ message, default: false }, { output: process.stderr });
+export async function askToConfirm(message: string): Promise<boolean> {
+  return (await prompts()).confirm({ message, default: false }, { output: process.stderr });
+}
+
+/** Loaded only when someone is asked: a run from cron never needs it, and it costs ~2 MB of heap. */
+function prompts(): Promise<typeof import("@inquirer/prompts")> {
+  return import("@inquirer/prompts");
 }
 
 /**
