@@ -13,7 +13,7 @@ import { checkAccess } from "./access.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
-import { revisionStamp } from "./execute/recheck.js";
+import { repositoryStamp } from "./execute/recheck.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
@@ -138,8 +138,8 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     if (plan.candidates.length > 0) {
       run.blobs.set(name, candidateKeys(plan.candidates));
       const candidates = CandidateList.from(plan.candidates);
-      const stamp = reusable(snapshot, scannedAt) ? revisionStamp(snapshot.revisions) : undefined;
-      work.push({ name, tags: plan.tags, candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
+      const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
+      work.push({ name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
     }
   }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.

@@ -3,7 +3,6 @@
  * right before deleting and whenever the repository changes under us, journal each manifest,
  * DELETE it, and report every outcome.
  */
-import type { Digest } from "../core/digest.js";
 import type { ManifestOutcome, SkippedRepository } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RegistryApi } from "../registry/ports.js";
@@ -18,7 +17,8 @@ import { refresh, resume, verdictOf, type Watch } from "./recheck.js";
 /** A repository the plan found candidates in, and the tags it saw. */
 export interface RepositoryWork {
   name: RepositoryName;
-  tags: Map<string, Digest>;
+  /** Its tags as scanned, by name: the dry run's cross-check (a real run reads them again). */
+  tags: readonly string[];
   /** Candidates without their blob lists (the cleanup keeps those as keys, see core/space.ts), packed. */
   candidates: CandidateList;
   /** Bytes of the distinct blobs its manifests reference (declared sizes), for reports. */
@@ -29,7 +29,7 @@ export interface RepositoryWork {
    * When absent, the start of executeRepository is used, which misses pushes made in between.
    */
   scannedAt?: number;
-  /** The scan's revisionStamp (recheck.ts): when the disk still matches it, the scan's plan is used. */
+  /** The scan's repositoryStamp (recheck.ts): when the disk still matches it, the scan's plan is used. */
   stamp?: string;
 }
 
@@ -70,10 +70,10 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   if (ctx.dryRun) return dryRun(work, ctx);
   const candidates = work.candidates.toArray();
   let watch = await resume(work.name, {
-    since: work.scannedAt ?? ctx.now(), tags: work.tags, candidates: candidates.map((candidate) => candidate.digest),
+    since: work.scannedAt ?? ctx.now(), candidates: candidates.map((candidate) => candidate.digest),
     ...(work.stamp === undefined ? {} : { stamp: work.stamp }),
   }, ctx);
-  const mismatch = await crossCheck(work.name, watch.tags, ctx);
+  const mismatch = await crossCheck(work.name, [...watch.tags.keys()], ctx);
   if (mismatch) return { name: work.name, candidates: candidates.length, bytes: work.bytes, ...mismatch };
   const todo = stillCandidates(work.name, candidates, watch, ctx);
   for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
@@ -104,13 +104,13 @@ function stillCandidates(name: RepositoryName, candidates: WorkCandidate[], watc
  * The live registry must list exactly the tags the storage holds: otherwise -p is probably not
  * this registry's storage, and deleting what the disk calls untagged could remove live images.
  */
-async function crossCheck(name: RepositoryName, diskTags: Map<string, Digest>, ctx: ExecuteContext): Promise<Pick<SkippedRepository, "reason" | "detail"> | undefined> {
+async function crossCheck(name: RepositoryName, tagsOnDisk: readonly string[], ctx: ExecuteContext): Promise<Pick<SkippedRepository, "reason" | "detail"> | undefined> {
   let live: string[];
   try {
     live = await ctx.registry.listTags(name);
   } catch (error) {
     if (error instanceof DeletesDisabledError) throw error;
-    if (!(diskTags.size === 0 && isUnknownName(error))) {
+    if (!(tagsOnDisk.length === 0 && isUnknownName(error))) {
       return { reason: "cross-check-failed", detail: `could not list its tags in the registry: ${messageOf(error)}` };
     }
     // Never tagged: no tags directory, and the registry answers tags/list with 404 NAME_UNKNOWN.
@@ -118,8 +118,9 @@ async function crossCheck(name: RepositoryName, diskTags: Map<string, Digest>, c
     live = [];
   }
   const liveSet = new Set(live);
-  const missing = [...diskTags.keys()].filter((tag) => !liveSet.has(tag));
-  const extra = live.filter((tag) => !diskTags.has(tag));
+  const diskSet = new Set(tagsOnDisk);
+  const missing = tagsOnDisk.filter((tag) => !liveSet.has(tag));
+  const extra = live.filter((tag) => !diskSet.has(tag));
   if (missing.length === 0 && extra.length === 0) return undefined;
   const parts = [];
   if (missing.length > 0) parts.push(`on disk but not in the registry: ${sample(missing)}`);

@@ -42,22 +42,28 @@ export interface RecheckContext {
 export interface Scanned {
   /** When the scan started reading it (ms since the epoch). */
   since: number;
-  /** {@link revisionStamp} of what it read; absent when the plan may not be reused (see cleanup.ts). */
+  /** {@link repositoryStamp} of what it read; absent when the plan may not be reused (see cleanup.ts). */
   stamp?: string;
-  tags: Map<string, Digest>;
   candidates: Digest[];
 }
 
 /**
- * A fingerprint of a repository's live revision links and their mtimes: equal stamps mean no
- * manifest was pushed, re-pushed or deleted in between (a push rewrites the link, a delete
- * removes it). Manifest blobs need no check: they are named by their content.
+ * A fingerprint of a repository's tags and of its live revision links with their mtimes: equal
+ * stamps mean no tag was added, moved or removed and no manifest was pushed, re-pushed or deleted
+ * in between (a push rewrites the link, a delete removes it). Manifest blobs need no check: they
+ * are named by their content. A stamp instead of the tags themselves: a million-manifest run holds
+ * one per repository from the scan to its turn.
  */
-export function revisionStamp(links: ReadonlyArray<Pick<Revision, "digest" | "linkedAt">>): string {
+export function repositoryStamp(links: ReadonlyArray<Pick<Revision, "digest" | "linkedAt">>, tags: ReadonlyMap<string, Digest>): string {
   const hash = createHash("sha256");
-  const sorted = [...links].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-  for (const link of sorted) hash.update(`${link.digest} ${link.linkedAt}\n`);
+  const byDigest = [...links].sort((a, b) => compare(a.digest, b.digest));
+  for (const link of byDigest) hash.update(`link ${link.digest} ${link.linkedAt}\n`);
+  for (const tag of [...tags.keys()].sort(compare)) hash.update(`tag ${tag} ${tags.get(tag)!}\n`);
   return hash.digest("base64");
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -70,7 +76,7 @@ export async function resume(name: RepositoryName, scanned: Scanned, ctx: Rechec
   const { storage } = ctx;
   if (scanned.stamp !== undefined && storage.statRevisions) {
     const [revisions, now] = await Promise.all([storage.statRevisions(name), storage.readTags(name)]);
-    const unchanged = now.unreadableTags.length === 0 && sameTags(now.tags, scanned.tags) && revisionStamp(revisions.links) === scanned.stamp;
+    const unchanged = now.unreadableTags.length === 0 && repositoryStamp(revisions.links, now.tags) === scanned.stamp;
     if (unchanged) {
       return {
         name, since: scanned.since, tags: now.tags, revisions: new Set(revisions.directories), replans: 0,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import type { RepositorySnapshot } from "../../src/core/types.js";
-import { refresh, replan, resume, revisionStamp, verdictOf } from "../../src/execute/recheck.js";
+import { refresh, replan, repositoryStamp, resume, verdictOf } from "../../src/execute/recheck.js";
 import type { StorageReader } from "../../src/storage/storage-reader.js";
 import { image, index, NOW, repoName, snapshot } from "../helpers/plan-builders.js";
 
@@ -90,7 +90,7 @@ describe("re-check between batches", () => {
 
   describe("before the first delete", () => {
     const scanned = (current: RepositorySnapshot) => ({
-      since: SCAN, stamp: revisionStamp(current.revisions), tags: current.tags, candidates: [amd64.digest, arm64.digest],
+      since: SCAN, stamp: repositoryStamp(current.revisions, current.tags), candidates: [amd64.digest, arm64.digest],
     });
 
     it("goes on from the scan's plan, without reading a manifest, while the disk is as scanned", async () => {
@@ -111,10 +111,11 @@ describe("re-check between batches", () => {
       expect(verdictOf(watch, amd64.digest)).toBeUndefined();
     });
 
-    it("plans again when a tag moved, a revision appeared or vanished, or the scan left no stamp", async () => {
+    it("plans again when a tag was added or moved, a revision appeared or vanished, or the scan left no stamp", async () => {
       const base = snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } });
       const changes = [
         snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged, pinned: amd64 } }),
+        snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: amd64 } }),
         snapshot({ revisions: [tagged, amd64, arm64, index("multi", [amd64], { ageMs: 1_000 })], tags: { latest: tagged } }),
         snapshot({ revisions: [tagged, amd64], tags: { latest: tagged } }),
       ];

@@ -69,7 +69,7 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   for (const repo of setup.repos) {
     const snapshot = await real.readRepository(repo as RepositoryName);
     const plan = planRepository(snapshot, { now: Date.now(), minAgeMs: 0 });
-    work.push({ name: plan.name, tags: plan.tags, candidates: CandidateList.from(plan.candidates), bytes: 0 });
+    work.push({ name: plan.name, tags: [...plan.tags.keys()], candidates: CandidateList.from(plan.candidates), bytes: 0 });
   }
   const journal = await FileJournal.open(join(await mkdtemp(join(env.dir, "window-")), "journal.jsonl"));
   const slots = new Semaphore(8);
