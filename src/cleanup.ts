@@ -7,8 +7,9 @@ import { SafetyRefusal } from "./core/errors.js";
 import { planRepository } from "./core/plan.js";
 import { emptyReport, type CleanupReport, type ManifestOutcome, type SkippedRepository } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
+import { CandidateBlobs } from "./core/candidate-blobs.js";
 import { blobKey, markedBlobs, SpaceLedger } from "./core/space.js";
-import type { Candidate, RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
+import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
@@ -80,8 +81,8 @@ interface Run {
   ledger: SpaceLedger;
   /** Per repository being executed: the candidates whose revision link went (or would). */
   gone: Map<RepositoryName, Set<Digest>>;
-  /** Per repository with candidates: their blob keys, candidate i's at offsets[i]..offsets[i+1]. */
-  blobs: Map<RepositoryName, { keys: Float64Array; offsets: Uint32Array }>;
+  /** Per repository with candidates: their blobs, in candidate order. */
+  blobs: Map<RepositoryName, CandidateBlobs>;
   warn: (warning: StorageWarning) => void;
 }
 
@@ -136,7 +137,7 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
     if (plan.candidates.length > 0) {
-      run.blobs.set(name, candidateKeys(plan.candidates));
+      run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
       const candidates = CandidateList.from(plan.candidates);
       const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
       work.push({ name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
@@ -164,15 +165,6 @@ function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: R
   }
 }
 
-/** The candidates' blob lists as one typed array: 8 bytes a blob instead of a string each. */
-function candidateKeys(candidates: Candidate[]): { keys: Float64Array; offsets: Uint32Array } {
-  const offsets = new Uint32Array(candidates.length + 1);
-  candidates.forEach((candidate, i) => (offsets[i + 1] = offsets[i]! + candidate.blobs.length));
-  const keys = new Float64Array(offsets[candidates.length]!);
-  candidates.forEach((candidate, i) => candidate.blobs.forEach((blob, j) => (keys[offsets[i]! + j] = blobKey(blob))));
-  return { keys, offsets };
-}
-
 /**
  * Moves a repository's candidates into the space ledger (released if their link went, else kept)
  * and lets go of them: done as soon as the repository is finished, memory follows the
@@ -182,13 +174,9 @@ function settle(run: Run, item: RepositoryWork): void {
   const gone = run.gone.get(item.name);
   const blobs = run.blobs.get(item.name);
   if (blobs) {
-    const released: number[] = [];
-    item.candidates.toArray().forEach((candidate, i) => {
-      const keys = blobs.keys.subarray(blobs.offsets[i]!, blobs.offsets[i + 1]!);
-      if (gone?.has(candidate.digest)) released.push(...keys);
-      else run.ledger.keep(keys);
-    });
-    run.ledger.release(item.name, gone?.size ?? 0, released);
+    const isGone = item.candidates.toArray().map((candidate) => gone?.has(candidate.digest) === true);
+    run.ledger.keep(blobs.keysOf((i) => !isGone[i]));
+    run.ledger.release(item.name, gone?.size ?? 0, blobs.keysOf((i) => isGone[i]!));
   }
   item.candidates = CandidateList.empty;
   run.gone.delete(item.name);

@@ -9,6 +9,7 @@
  */
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
+import { contains, distinct, distinctInPlace, indexOf } from "./sorted-keys.js";
 import type { Revision } from "./types.js";
 
 /** The blobs a manifest makes garbage collection keep: itself, its children, config and layers. */
@@ -49,10 +50,10 @@ export interface SpaceEstimate {
 /** Accumulates what stays and what goes while the run proceeds, then classifies the blob store. */
 export class SpaceLedger {
   private readonly marked = new KeyList();
-  /** Released keys, each repository's distinct ones together, with the repository's index. */
+  /** Released keys: each repository's distinct ones, one repository after another. */
   private readonly released = new KeyList();
-  private releasedBy = new Uint32Array(1024);
-  private readonly repositories: Array<{ name: RepositoryName; manifests: number }> = [];
+  /** Each repository that released something, and where its keys start in `released`. */
+  private readonly repositories: Array<{ name: RepositoryName; manifests: number; start: number }> = [];
 
   /** A manifest (or several) that keeps its revision link. */
   keep(keys: Iterable<number>): void {
@@ -62,30 +63,30 @@ export class SpaceLedger {
   /** `manifests` manifests of `repository` whose links are (or, in a dry run, would be) removed. */
   release(repository: RepositoryName, manifests: number, keys: Iterable<number>): void {
     if (manifests === 0) return;
-    const index = this.repositories.push({ name: repository, manifests }) - 1;
-    for (const key of distinct(keys)) {
-      if (this.released.length === this.releasedBy.length) this.releasedBy = grow(this.releasedBy);
-      this.releasedBy[this.released.length] = index;
-      this.released.push(key);
-    }
+    this.repositories.push({ name: repository, manifests, start: this.released.length });
+    for (const key of distinct(keys)) this.released.push(key);
   }
 
-  /** Classifies every blob on disk. `top` limits the repository list. */
+  /**
+   * Classifies every blob on disk. `top` limits the repository list. The ledger's last call: it
+   * sorts the keys it holds in place rather than copy them (a million manifests hold millions).
+   * Blobs are expected in digest order (as the storage lists them); others are sorted here.
+   */
   async estimate(blobsOnDisk: AsyncIterable<{ digest: Digest; size: number }>, top = 10): Promise<SpaceEstimate> {
-    const marked = distinct(this.marked.view());
-    const released = distinct(this.released.view());
+    const marked = distinctInPlace(this.marked.view());
+    const released = distinctInPlace(this.released.view().slice());
     const before = totals();
     const freedByRun = totals();
     const alreadyUnreferenced = totals();
-    const freed = new KeyList();
-    const freedSizes: number[] = [];
+    const freedKeys = new KeyList();
+    const freedSizes = new KeyList();
     for await (const { digest, size } of blobsOnDisk) {
       add(before, size);
       const key = blobKey(digest);
       if (contains(marked, key)) continue;
       if (contains(released, key)) {
         add(freedByRun, size);
-        freed.push(key);
+        freedKeys.push(key);
         freedSizes.push(size);
       } else {
         add(alreadyUnreferenced, size);
@@ -95,27 +96,40 @@ export class SpaceLedger {
       blobs: before.blobs - freedByRun.blobs - alreadyUnreferenced.blobs,
       bytes: before.bytes - freedByRun.bytes - alreadyUnreferenced.bytes,
     };
-    return { before, after, freedByRun, alreadyUnreferenced, topRepositories: this.topRepositories(freed, freedSizes, top) };
+    const freed = byKey(freedKeys.view(), freedSizes.view());
+    return { before, after, freedByRun, alreadyUnreferenced, topRepositories: this.topRepositories(freed, top) };
   }
 
-  private topRepositories(freed: KeyList, sizes: number[], top: number): SpaceEstimate["topRepositories"] {
-    // Sort the freed keys with their sizes, then credit each release with the size it frees.
-    const order = Array.from({ length: freed.length }, (_, i) => i).sort((a, b) => freed.at(a) - freed.at(b));
-    const keys = Float64Array.from(order, (i) => freed.at(i));
-    const bytes = order.map((i) => sizes[i]!);
-    const totalsByRepository = new Float64Array(this.repositories.length);
-    const releasedKeys = this.released.view();
-    for (let i = 0; i < releasedKeys.length; i++) {
-      const at = indexOf(keys, releasedKeys[i]!);
-      if (at >= 0) totalsByRepository[this.releasedBy[i]!]! += bytes[at]!;
-    }
-    const rows = this.repositories.map((r, i) => ({ name: r.name, bytes: totalsByRepository[i]!, manifests: r.manifests }));
+  /** Credits each repository with the size of every freed blob it released. */
+  private topRepositories(freed: { keys: Float64Array; sizes: Float64Array }, top: number): SpaceEstimate["topRepositories"] {
+    const released = this.released.view();
+    const rows = this.repositories.map((repository, i) => {
+      const end = this.repositories[i + 1]?.start ?? released.length;
+      let bytes = 0;
+      for (let j = repository.start; j < end; j++) {
+        const at = indexOf(freed.keys, released[j]!);
+        if (at >= 0) bytes += freed.sizes[at]!;
+      }
+      return { name: repository.name, bytes, manifests: repository.manifests };
+    });
     rows.sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
     return rows.slice(0, top);
   }
 }
 
-/** A growable list of keys. */
+/**
+ * The freed blobs with their sizes, ordered by key. The storage lists blobs in digest order, which
+ * is key order, so this is usually a check; a heap array for the sort is made only when needed.
+ */
+function byKey(keys: Float64Array, sizes: Float64Array): { keys: Float64Array; sizes: Float64Array } {
+  let ascending = true;
+  for (let i = 1; i < keys.length && ascending; i++) ascending = keys[i - 1]! <= keys[i]!;
+  if (ascending) return { keys, sizes };
+  const order = Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => keys[a]! - keys[b]!);
+  return { keys: Float64Array.from(order, (i) => keys[i]!), sizes: Float64Array.from(order, (i) => sizes[i]!) };
+}
+
+/** A growable list of keys (or sizes). */
 class KeyList {
   private data = new Float64Array(1024);
   length = 0;
@@ -125,46 +139,16 @@ class KeyList {
     this.data[this.length++] = key;
   }
 
-  at(index: number): number {
-    return this.data[index]!;
-  }
-
   view(): Float64Array {
     return this.data.subarray(0, this.length);
   }
 }
 
-function grow<T extends Float64Array | Uint32Array>(array: T): T {
-  const bigger = new (array.constructor as { new (length: number): T })(array.length * 2);
+/** By half again, not double: the ledger's lists are its largest part, and the last growth mostly sits empty. */
+function grow(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  const bigger = new Float64Array(Math.ceil(array.length * 1.5));
   bigger.set(array);
   return bigger;
-}
-
-/** Sorted, without repeats. */
-function distinct(keys: Iterable<number>): Float64Array {
-  const sorted = Float64Array.from(keys).sort();
-  let write = 0;
-  for (let read = 0; read < sorted.length; read++) {
-    if (read === 0 || sorted[read] !== sorted[write - 1]) sorted[write++] = sorted[read]!;
-  }
-  return sorted.subarray(0, write);
-}
-
-function contains(sorted: Float64Array, key: number): boolean {
-  return indexOf(sorted, key) >= 0;
-}
-
-function indexOf(sorted: Float64Array, key: number): number {
-  let low = 0;
-  let high = sorted.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const value = sorted[middle]!;
-    if (value === key) return middle;
-    if (value < key) low = middle + 1;
-    else high = middle - 1;
-  }
-  return -1;
 }
 
 function totals(): BlobTotals {

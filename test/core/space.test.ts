@@ -52,6 +52,25 @@ describe("SpaceLedger", () => {
     ]);
   });
 
+  it("gives the same estimate whatever order the blobs are listed in", async () => {
+    const entries: Array<[string, number]> = ["kept", "shared", "gone", "only-gone", "stray", "a", "b"].map((label, i) => [label, 10 + i]);
+    const inKeyOrder = [...entries].sort(([a], [b]) => blobKey(fakeDigest(a)) - blobKey(fakeDigest(b)));
+    const estimates = [];
+    for (const order of [inKeyOrder, [...inKeyOrder].reverse(), entries]) {
+      const ledger = new SpaceLedger();
+      ledger.keep(keys("kept", "shared"));
+      ledger.release(repo("a/app"), 2, keys("gone", "shared", "only-gone", "a"));
+      ledger.release(repo("b/app"), 1, keys("gone", "b"));
+      estimates.push(await ledger.estimate(blobs(order)));
+    }
+    expect(estimates[0]!.topRepositories).toEqual([
+      { name: "a/app", bytes: 12 + 13 + 15, manifests: 2 },
+      { name: "b/app", bytes: 12 + 16, manifests: 1 },
+    ]);
+    expect(estimates[1]).toEqual(estimates[0]);
+    expect(estimates[2]).toEqual(estimates[0]);
+  });
+
   it("frees nothing when nothing is released", async () => {
     const ledger = new SpaceLedger();
     ledger.keep(keys("a"));
