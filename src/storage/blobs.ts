@@ -10,7 +10,14 @@ import { mapLimit } from "./map-limit.js";
 import type { ReadContext } from "./revisions.js";
 import { describeFsError, isMissing } from "./storage-fs.js";
 
-/** Streams every blob with its size, one two-hex-digit folder at a time. */
+/**
+ * Blobs stat'ed and handed on together. A two-hex folder of a large store holds thousands; done
+ * a slice at a time, what is read is consumed while it is young, and the garbage collector frees
+ * it cheaply instead of promoting a whole folder's worth to its old generation.
+ */
+const SLICE = 512;
+
+/** Streams every blob with its size, in digest order (sorted by algorithm, then hex). */
 export async function* listBlobs(
   context: ReadContext,
   onWarning: (warning: StorageWarning) => void,
@@ -20,22 +27,26 @@ export async function* listBlobs(
     for (const prefix of await listNames(context, join(root, algorithm), onWarning)) {
       const folder = join(root, algorithm, prefix);
       const hexes = await listNames(context, folder, onWarning);
-      const sizes = await mapLimit(hexes, context.concurrency, async (hex) => {
-        const digest = digestFromParts(algorithm, hex);
-        if (!digest) return undefined;
-        try {
-          return { digest, size: (await context.fs.stat(join(folder, hex, "data"))).size };
-        } catch (error) {
-          // A folder without data: an upload that never finished, or a blob being swept.
-          if (!isMissing(error)) onWarning({ path: join(folder, hex, "data"), message: describeFsError(error) });
-          return undefined;
-        }
-      });
-      for (const entry of sizes) if (entry) yield entry;
+      for (let start = 0; start < hexes.length; start += SLICE) {
+        const sizes = await mapLimit(hexes.slice(start, start + SLICE), context.concurrency, async (hex) => {
+          const digest = digestFromParts(algorithm, hex);
+          if (!digest) return undefined;
+          const path = join(folder, hex, "data");
+          try {
+            return { digest, size: (await context.fs.stat(path)).size };
+          } catch (error) {
+            // A folder without data: an upload that never finished, or a blob being swept.
+            if (!isMissing(error)) onWarning({ path, message: describeFsError(error) });
+            return undefined;
+          }
+        });
+        for (const entry of sizes) if (entry) yield entry;
+      }
     }
   }
 }
 
+/** The subdirectories of `path`, sorted. */
 async function listNames(context: ReadContext, path: string, onWarning: (w: StorageWarning) => void): Promise<string[]> {
   try {
     const entries = await context.fs.listDir(path);

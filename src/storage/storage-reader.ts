@@ -39,6 +39,6 @@ export interface StorageReader {
    * Throws when something cannot be looked at. Optional: without it the repository is read again.
    */
   statRevisions?(name: RepositoryName): Promise<RevisionStats>;
-  /** Every blob in the blob store with its size on disk (what garbage collection sweeps). */
+  /** Every blob in the blob store with its size on disk (what garbage collection sweeps), in digest order. */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

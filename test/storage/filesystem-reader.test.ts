@@ -320,3 +320,37 @@ describe("statRevisions", () => {
   });
 });
 
+
+describe("listBlobs", () => {
+  async function listed(reader: FilesystemStorageReader) {
+    const warnings: StorageWarning[] = [];
+    const blobs: Array<{ digest: Digest; size: number }> = [];
+    for await (const blob of reader.listBlobs((w) => warnings.push(w))) blobs.push(blob);
+    return { blobs, warnings };
+  }
+
+  it("lists every blob with its size, in digest order, across folders and within a crowded one", async () => {
+    const contents = Array.from({ length: 300 }, (_, i) => `blob ${i}`.repeat(1 + (i % 3)));
+    const expected = await Promise.all(contents.map(async (content) => ({ digest: await tree.writeBlob(content), size: content.length })));
+    // A large store has thousands of blobs per two-hex folder: more than one slice of stats.
+    for (let i = 0; i < 1_100; i++) {
+      const digest = `sha256:ab${i.toString(16).padStart(62, "0")}` as Digest;
+      await tree.writeRaw(blobDataPath(tree.root, digest), "x".repeat(i % 7));
+      expected.push({ digest, size: i % 7 });
+    }
+    const { blobs, warnings } = await listed(new FilesystemStorageReader(tree.root, { concurrency: 4 }));
+    expect(warnings).toEqual([]);
+    expect(blobs).toEqual(expected.sort((a, b) => (a.digest < b.digest ? -1 : 1)));
+  });
+
+  it("skips a folder without data (an unfinished upload) and warns about one it cannot stat", async () => {
+    const kept = await tree.writeBlob("kept");
+    const unfinished = await tree.writeBlob("unfinished");
+    const unreadable = await tree.writeBlob("unreadable");
+    await rm(blobDataPath(tree.root, unfinished));
+    const path = blobDataPath(tree.root, unreadable);
+    const { blobs, warnings } = await listed(new FilesystemStorageReader(tree.root, { fs: failingFs({ [path]: "EACCES" }) }));
+    expect(blobs).toEqual([{ digest: kept, size: 4 }]);
+    expect(warnings).toEqual([{ path, message: expect.stringContaining("permission denied") }]);
+  });
+});
