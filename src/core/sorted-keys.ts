@@ -26,7 +26,7 @@ export function indexOf(sorted: Float64Array, key: number): number {
 }
 
 /** The first position in `sorted` whose key is not below `key` (its length when none). */
-export function lowerBound(sorted: Float64Array, key: number): number {
+function lowerBound(sorted: Float64Array, key: number): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
