@@ -40,10 +40,7 @@ export interface StorageFs {
 // fast as node:fs/promises (whose readFile makes several promise round trips per file). Each call
 // is a round trip through libuv's thread pool, and those round trips are most of a warm scan's
 // cost (docs/performance.md), hence the reads below that make as few of them as possible.
-const openCallback = promisify(open);
 const readCallback = promisify(read);
-const fstatCallback = promisify(fstat);
-const closeCallback = promisify(close);
 const statCallback = promisify(stat);
 
 /** A manifest is usually a few KB: one read of this size gets it whole, without an fstat first. */
@@ -52,15 +49,31 @@ const FIRST_READ_BYTES = 16 * 1024;
 /** The real filesystem. */
 export const nodeStorageFs: StorageFs = {
   listDir: (path) => readdir(path, { withFileTypes: true }),
-  readFile: (path) => withFile(path, readToEnd),
-  readSmallFile: (path, maxBytes) => withFile(path, async (fd) => {
-    const stats = await fstatCallback(fd);
-    if (stats.size > maxBytes) return { stats };
-    // One byte more than announced: a file that grew since fstat is read whole all the same.
-    const buffer = Buffer.allocUnsafe(stats.size + 1);
-    const { bytesRead } = await readCallback(fd, buffer, 0, buffer.length, 0);
-    if (bytesRead > stats.size) return { stats, bytes: Buffer.concat([buffer, await readToEnd(fd, buffer.length)]) };
-    return { stats, bytes: buffer.subarray(0, bytesRead) };
+  readFile: (path) => withFile(path, (fd, done) => {
+    const first = scratch.pop() ?? Buffer.allocUnsafe(FIRST_READ_BYTES);
+    read(fd, first, 0, first.length, 0, (error, bytesRead) => {
+      // Copied out at its exact size: the scratch buffer is reused.
+      const head = error ? undefined : Buffer.from(first.subarray(0, bytesRead));
+      if (scratch.length < 256) scratch.push(first);
+      if (error || !head) done(error);
+      // A short read of a regular file is its end (open + read + close: one round trip fewer
+      // than fs.readFile, which fstats first); a full one may be followed by more.
+      else if (bytesRead < first.length) done(null, head);
+      else readToEnd(fd, bytesRead).then((rest) => done(null, Buffer.concat([head, rest])), done);
+    });
+  }),
+  readSmallFile: (path, maxBytes) => withFile(path, (fd, done) => {
+    fstat(fd, (statError, stats) => {
+      if (statError) return done(statError);
+      if (stats.size > maxBytes) return done(null, { stats });
+      // One byte more than announced: a file that grew since fstat is read whole all the same.
+      const buffer = Buffer.allocUnsafe(stats.size + 1);
+      read(fd, buffer, 0, buffer.length, 0, (readError, bytesRead) => {
+        if (readError) done(readError);
+        else if (bytesRead <= stats.size) done(null, { stats, bytes: buffer.subarray(0, bytesRead) });
+        else readToEnd(fd, buffer.length).then((rest) => done(null, { stats, bytes: Buffer.concat([buffer, rest]) }), done);
+      });
+    });
   }),
   stat: (path) => statCallback(path),
   probeDir: async (path) => {
@@ -69,14 +82,34 @@ export const nodeStorageFs: StorageFs = {
   },
 };
 
-/** open, use, close (also when the use fails). */
-async function withFile<R>(path: string, use: (fd: number) => Promise<R>): Promise<R> {
-  const fd = await openCallback(path, "r");
-  try {
-    return await use(fd);
-  } finally {
-    await closeCallback(fd);
-  }
+type Done<R> = (error: unknown, result?: R) => void;
+
+/**
+ * open, use, close (also when the use fails), as one promise whose steps are chained by callbacks,
+ * the way fs.readFile works inside: a promise and an async frame per step cost a measurable share
+ * of a warm scan's main thread, which is its bottleneck (docs/performance.md). The first error wins.
+ */
+function withFile<R>(path: string, use: (fd: number, done: Done<R>) => void): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    open(path, "r", (openError, fd) => {
+      if (openError) return reject(openError);
+      let finished = false;
+      const done: Done<R> = (error, result) => {
+        if (finished) return;
+        finished = true;
+        close(fd, (closeError) => {
+          if (error) reject(error);
+          else if (closeError) reject(closeError);
+          else resolve(result as R);
+        });
+      };
+      try {
+        use(fd, done);
+      } catch (error) {
+        done(error);
+      }
+    });
+  });
 }
 
 /**
@@ -85,10 +118,7 @@ async function withFile<R>(path: string, use: (fd: number) => Promise<R>): Promi
  */
 const scratch: Buffer[] = [];
 
-/**
- * Reads from `position` to the end of the file: open + read + close for a small file (3 round
- * trips, where fs.readFile makes 4 with its fstat), more reads for a large one.
- */
+/** Reads from `position` to the end of the file: the rest of a file larger than a first read. */
 async function readToEnd(fd: number, position = 0): Promise<Buffer> {
   const first = scratch.pop() ?? Buffer.allocUnsafe(FIRST_READ_BYTES);
   const chunks: Buffer[] = [];

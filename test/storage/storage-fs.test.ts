@@ -60,3 +60,15 @@ describe("nodeStorageFs.readSmallFile", () => {
     await expect(nodeStorageFs.readSmallFile(join(dir, "nope"), 256)).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
+
+describe("a failed read", () => {
+  const openDescriptors = async () => (await import("node:fs/promises")).readdir("/proc/self/fd").then((fds) => fds.length);
+
+  it("rejects with the read's error and closes the descriptor", async () => {
+    const before = await openDescriptors();
+    // A directory opens for reading, then every read of it fails with EISDIR.
+    await expect(nodeStorageFs.readFile(dir)).rejects.toMatchObject({ code: "EISDIR" });
+    await expect(nodeStorageFs.readSmallFile(dir, 1 << 20)).rejects.toMatchObject({ code: "EISDIR" });
+    expect(await openDescriptors()).toBe(before);
+  });
+});
