@@ -6,16 +6,14 @@
 /** A validated digest such as `sha256:0123…` (64 lowercase hex characters for sha256). */
 export type Digest = string & { readonly __brand: "Digest" };
 
-const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
-const DIGEST_PATTERN = /^(sha256|sha512):([a-f0-9]+)$/;
+// `test`, not `exec`: a scan checks every digest every manifest lists, and exec's match arrays
+// were ~7 % of all it allocated.
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const SHA512 = /^sha512:[a-f0-9]{128}$/;
 
 /** Returns the digest, or undefined when `text` is not exactly a supported digest. */
 export function parseDigest(text: string): Digest | undefined {
-  const match = DIGEST_PATTERN.exec(text);
-  if (!match) return undefined;
-  const [, algorithm, hex] = match;
-  if (hex!.length !== HEX_LENGTH[algorithm!]) return undefined;
-  return text as Digest;
+  return SHA256.test(text) || SHA512.test(text) ? (text as Digest) : undefined;
 }
 
 /** Builds a digest from the algorithm and hex found in a directory layout, or undefined if invalid. */
