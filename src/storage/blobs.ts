@@ -2,7 +2,7 @@
  * The blob store, as garbage collection sees it: every `blobs/<alg>/<2 hex>/<hex>/data`, with
  * its size on disk. Used for the space estimate; never for deciding what to delete.
  */
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { type Digest, digestFromParts } from "../core/digest.js";
 import type { StorageWarning } from "../core/types.js";
 import { blobsDir } from "./layout.js";
@@ -31,7 +31,8 @@ export async function* listBlobs(
         const sizes = await mapLimit(hexes.slice(start, start + SLICE), context.concurrency, async (hex) => {
           const digest = digestFromParts(algorithm, hex);
           if (!digest) return undefined;
-          const path = join(folder, hex, "data");
+          // Concatenated: the parts are names just listed, and join's normalising allocates per blob.
+          const path = `${folder}${sep}${hex}${sep}data`;
           try {
             return { digest, size: (await context.fs.stat(path)).size };
           } catch (error) {
