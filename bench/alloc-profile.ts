@@ -5,6 +5,7 @@
  * scan is bound by its main thread, and allocation is a large part of that (docs/performance.md).
  */
 import { Session } from "node:inspector/promises";
+import { frameLabel } from "./profile.js";
 import { toolScan } from "./scan.js";
 
 interface SamplingNode {
@@ -17,9 +18,7 @@ interface SamplingNode {
 export function allocationsByFunction(head: SamplingNode, top = 25): string[] {
   const bytes = new Map<string, number>();
   const visit = (node: SamplingNode): void => {
-    const frame = node.callFrame;
-    const file = frame.url === "" ? "(native/VM)" : frame.url.replace(/^.*\/(\.build|dist|node_modules)\//, "$1/");
-    const name = `${frame.functionName || "(anonymous)"}  ${file}:${frame.lineNumber + 1}`;
+    const name = frameLabel(node.callFrame);
     bytes.set(name, (bytes.get(name) ?? 0) + node.selfSize);
     node.children.forEach(visit);
   };

@@ -24,6 +24,18 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+type CallFrame = ProfileNode["callFrame"];
+
+/** The source file of a frame, shortened to the part from `.build/`, `dist/` or `node_modules/`. */
+function fileOf(frame: CallFrame): string {
+  return frame.url === "" ? "(native/VM)" : frame.url.replace(/^.*\/(\.build|dist|node_modules)\//, "$1/");
+}
+
+/** `function  file:line`, as the summaries print a frame. */
+export function frameLabel(frame: CallFrame): string {
+  return `${frame.functionName || "(anonymous)"}  ${fileOf(frame)}:${frame.lineNumber + 1}`;
+}
+
 /** Self time per function and per source file, largest first. */
 export function summarize(profile: CpuProfile, top = 15): string[] {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -33,8 +45,8 @@ export function summarize(profile: CpuProfile, top = 15): string[] {
   const byFile = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const frame = byNode.get(id)!.callFrame;
-    const file = frame.url === "" ? "(native/VM)" : frame.url.replace(/^.*\/(\.build|dist|node_modules)\//, "$1/").replace(/^node:/, "node:");
-    const name = `${frame.functionName || "(anonymous)"}  ${file}:${frame.lineNumber + 1}`;
+    const file = fileOf(frame);
+    const name = frameLabel(frame);
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     byFile.set(file, (byFile.get(file) ?? 0) + us);
   }
