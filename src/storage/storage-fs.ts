@@ -3,7 +3,7 @@
  * inject failures (EACCES cannot be provoked with chmod when tests run as root).
  * Deliberately nothing here can write.
  */
-import { close, fstat, open, read, stat } from "node:fs";
+import { closeSync, fstatSync, open, read, stat } from "node:fs";
 import { opendir, readdir } from "node:fs/promises";
 import { promisify } from "node:util";
 
@@ -56,23 +56,22 @@ export const nodeStorageFs: StorageFs = {
       const head = error ? undefined : Buffer.from(first.subarray(0, bytesRead));
       if (scratch.length < 256) scratch.push(first);
       if (error || !head) done(error);
-      // A short read of a regular file is its end (open + read + close: one round trip fewer
-      // than fs.readFile, which fstats first); a full one may be followed by more.
+      // A short read of a regular file is its end (open + read: two round trips fewer than
+      // fs.readFile, which fstats first and closes through the pool); a full one may be followed by more.
       else if (bytesRead < first.length) done(null, head);
       else readToEnd(fd, bytesRead).then((rest) => done(null, Buffer.concat([head, rest])), done);
     });
   }),
   readSmallFile: (path, maxBytes) => withFile(path, (fd, done) => {
-    fstat(fd, (statError, stats) => {
-      if (statError) return done(statError);
-      if (stats.size > maxBytes) return done(null, { stats });
-      // One byte more than announced: a file that grew since fstat is read whole all the same.
-      const buffer = Buffer.allocUnsafe(stats.size + 1);
-      read(fd, buffer, 0, buffer.length, 0, (readError, bytesRead) => {
-        if (readError) done(readError);
-        else if (bytesRead <= stats.size) done(null, { stats, bytes: buffer.subarray(0, bytesRead) });
-        else readToEnd(fd, buffer.length).then((rest) => done(null, { stats, bytes: Buffer.concat([buffer, rest]) }), done);
-      });
+    // Inline, not through the thread pool: see withFile.
+    const stats = fstatSync(fd);
+    if (stats.size > maxBytes) return done(null, { stats });
+    // One byte more than announced: a file that grew since fstat is read whole all the same.
+    const buffer = Buffer.allocUnsafe(stats.size + 1);
+    read(fd, buffer, 0, buffer.length, 0, (readError, bytesRead) => {
+      if (readError) done(readError);
+      else if (bytesRead <= stats.size) done(null, { stats, bytes: buffer.subarray(0, bytesRead) });
+      else readToEnd(fd, buffer.length).then((rest) => done(null, { stats, bytes: Buffer.concat([buffer, rest]) }), done);
     });
   }),
   stat: (path) => statCallback(path),
@@ -88,6 +87,11 @@ type Done<R> = (error: unknown, result?: R) => void;
  * open, use, close (also when the use fails), as one promise whose steps are chained by callbacks,
  * the way fs.readFile works inside: a promise and an async frame per step cost a measurable share
  * of a warm scan's main thread, which is its bottleneck (docs/performance.md). The first error wins.
+ *
+ * `open` and `read` may wait for the disk, so they go through the thread pool. `fstat` and `close`
+ * of a descriptor opened for reading cannot (the inode is in memory while the file is open, and
+ * nothing is written back), so they run inline: handing a call to the pool cost the main thread
+ * more (~6 µs, its lock contended by the pool's threads on two cores) than the system call itself.
  */
 function withFile<R>(path: string, use: (fd: number, done: Done<R>) => void): Promise<R> {
   return new Promise<R>((resolve, reject) => {
@@ -97,11 +101,15 @@ function withFile<R>(path: string, use: (fd: number, done: Done<R>) => void): Pr
       const done: Done<R> = (error, result) => {
         if (finished) return;
         finished = true;
-        close(fd, (closeError) => {
-          if (error) reject(error);
-          else if (closeError) reject(closeError);
-          else resolve(result as R);
-        });
+        let closeError: unknown;
+        try {
+          closeSync(fd);
+        } catch (thrown) {
+          closeError = thrown;
+        }
+        if (error) reject(error);
+        else if (closeError) reject(closeError);
+        else resolve(result as R);
       };
       try {
         use(fd, done);
