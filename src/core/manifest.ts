@@ -41,7 +41,8 @@ export type ParseResult = { ok: true; manifest: ParsedManifest } | { ok: false; 
 export function parseManifest(bytes: Uint8Array): ParseResult {
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    // A view of the same bytes, not a copy (Buffer.from(bytes) would copy every manifest once more).
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
   } catch {
     return { ok: false, problem: "the manifest is not valid JSON" };
   }
