@@ -171,6 +171,14 @@ async function main(): Promise<void> {
       throw error;
     });
   }
+  // Lines waiting for a pipe are written even when a second Ctrl-C leaves at once.
+  process.on("exit", () => {
+    try {
+      output.flush();
+    } catch {
+      // Leaving anyway (a reader that went away): nothing better to do with the lines.
+    }
+  });
   const program = buildProgram(VERSION, cleanupCommand).exitOverride();
   addRestoreCommand(program, VERSION);
   try {

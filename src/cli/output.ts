@@ -20,6 +20,9 @@ export interface OutputMode {
   color: boolean;
 }
 
+/** Lines waiting for a pipe or file are written once they reach this many characters. */
+const FLUSH_BYTES = 64 * 1024;
+
 export class Output {
   /** Everything the JSON document needs, collected as it happens. */
   readonly outcomes: ManifestOutcome[] = [];
@@ -28,6 +31,8 @@ export class Output {
   private readonly outStyle: Style;
   private readonly errStyle: Style;
   private readonly collect: boolean;
+  /** Lines not yet written to a pipe or file, all for one stream (see write). */
+  private pending: { stream: NodeJS.WriteStream; text: string } | undefined;
 
   constructor(
     private readonly mode: OutputMode,
@@ -90,11 +95,13 @@ export class Output {
 
   /** The JSON document, alone on stdout. */
   json(document: unknown): void {
+    this.flush();
     this.progress.stop();
     this.stdout.write(JSON.stringify(document, null, 2) + "\n");
   }
 
   stop(): void {
+    this.flush();
     this.progress.stop();
   }
 
@@ -102,8 +109,32 @@ export class Output {
     this.write(this.stderr, line);
   }
 
+  /**
+   * Writes what is waiting. Called before anything else is written, at the end of the run, and by
+   * main at exit: writes to pipes and files are synchronous on Linux, so nothing waiting is lost.
+   */
+  flush(): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) pending.stream.write(pending.text);
+  }
+
   private write(stream: NodeJS.WriteStream, line: string): void {
-    if (stream.isTTY && this.progress !== NO_PROGRESS) this.progress.log(line);
-    else stream.write(line + "\n");
+    if (stream.isTTY) {
+      this.flush();
+      if (this.progress !== NO_PROGRESS) this.progress.log(line);
+      else stream.write(line + "\n");
+      return;
+    }
+    // Into a pipe or file (cron, CI, `| tee`), a deletion's line waits for the rest of this turn of
+    // the event loop: one write for many lines instead of a system call, and a wake-up of whatever
+    // reads, per line. Lines for the other stream go after these, so the order survives `2>&1`.
+    if (this.pending && this.pending.stream !== stream) this.flush();
+    if (!this.pending) {
+      this.pending = { stream, text: "" };
+      setImmediate(() => this.flush());
+    }
+    this.pending.text += line + "\n";
+    if (this.pending.text.length >= FLUSH_BYTES) this.flush();
   }
 }
