@@ -2,6 +2,7 @@
  * The journal: one JSON line per manifest, written and flushed to disk BEFORE its DELETE is
  * sent, so every deletion can be undone (restore) until garbage collection runs.
  */
+import { writeSync } from "node:fs";
 import { open, mkdir, unlink, type FileHandle } from "node:fs/promises";
 import { UsageError } from "../core/errors.js";
 import { dirname } from "node:path";
@@ -80,7 +81,10 @@ export class FileJournal implements JournalWriter {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.file.appendFile(batch.map((entry) => entry.line).join(""));
+        // Written inline: a write lands in the page cache without waiting for the disk, and a
+        // trip through the thread pool per batch cost the main thread more than the copy. The
+        // wait for the disk is the fdatasync, which goes through the pool like any other.
+        writeAll(this.file.fd, Buffer.from(batch.map((entry) => entry.line).join(""), "utf8"));
         await this.file.datasync();
         for (const entry of batch) entry.done();
       } catch (error) {
@@ -89,4 +93,9 @@ export class FileJournal implements JournalWriter {
     }
     this.flushing = undefined;
   }
+}
+
+/** Writes all of `bytes` at the end of the file (opened for appending); throws ENOSPC and the like. */
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
