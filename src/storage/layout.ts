@@ -11,34 +11,50 @@ export type LockfileName = "database-in-use" | "filesystem-in-use";
 /** `<root>/docker/registry/v2`, relative path elements, for checks that walk down to it. */
 export const V2_PATH_ELEMENTS = ["docker", "registry", "v2"] as const;
 
+/*
+ * Below the root, paths are built by concatenation: repository names are validated
+ * (core/repository-name.ts: no empty, `.` or `..` elements), digests too, and tag names are
+ * directory entries. Only the root, which the user gives, is normalised by `join`, once per root.
+ * A deletion run builds several of these per DELETE, and `join` was measurable there.
+ */
+let lastRoot: { root: string; repositories: string; blobs: string } | undefined;
+
+function underRoot(root: string): { repositories: string; blobs: string } {
+  if (lastRoot?.root !== root) {
+    const v2 = join(root, ...V2_PATH_ELEMENTS);
+    lastRoot = { root, repositories: join(v2, "repositories"), blobs: join(v2, "blobs") };
+  }
+  return lastRoot;
+}
+
 /** `<root>/docker/registry/v2/repositories`: the parent of every repository directory. */
 export function repositoriesDir(root: string): string {
-  return join(root, ...V2_PATH_ELEMENTS, "repositories");
+  return underRoot(root).repositories;
 }
 
 /** The directory of one repository; `name` uses `/` separators, e.g. `group/project/image`. */
 export function repositoryDir(root: string, name: string): string {
-  return join(repositoriesDir(root), ...name.split("/"));
+  return `${repositoriesDir(root)}${sep}${sep === "/" ? name : name.split("/").join(sep)}`;
 }
 
 /** `<repo>/_manifests/revisions`, holding `<alg>/<hex>/link` per pushed manifest. */
 export function revisionsDir(root: string, name: string): string {
-  return join(repositoryDir(root, name), "_manifests", "revisions");
+  return `${repositoryDir(root, name)}${sep}_manifests${sep}revisions`;
 }
 
 /** The revision link of `digest` in repository `name`. */
 export function revisionLinkPath(root: string, name: string, digest: Digest): string {
-  return join(revisionsDir(root, name), digestAlgorithm(digest), digestHex(digest), "link");
+  return `${revisionsDir(root, name)}${sep}${digestAlgorithm(digest)}${sep}${digestHex(digest)}${sep}link`;
 }
 
 /** `<repo>/_manifests/tags`, holding one directory per tag. */
 export function tagsDir(root: string, name: string): string {
-  return join(repositoryDir(root, name), "_manifests", "tags");
+  return `${repositoryDir(root, name)}${sep}_manifests${sep}tags`;
 }
 
 /** `tags/<tag>/current/link`: the only file that makes a manifest tagged. */
 export function tagCurrentLinkPath(root: string, name: string, tag: string): string {
-  return join(tagsDir(root, name), tag, "current", "link");
+  return `${tagsDir(root, name)}${sep}${tag}${sep}current${sep}link`;
 }
 
 /** `tags/<tag>/index/<alg>/<hex>/link`: tag history, never read by the cleanup. */
@@ -67,5 +83,5 @@ export function lockfilePath(root: string, name: LockfileName): string {
 
 /** `docker/registry/v2/blobs`: the blob store shared by all repositories. */
 export function blobsDir(root: string): string {
-  return join(root, ...V2_PATH_ELEMENTS, "blobs");
+  return underRoot(root).blobs;
 }
