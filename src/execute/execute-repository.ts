@@ -43,7 +43,7 @@ export interface ExecuteContext {
   minAgeMs: number;
   /** DELETEs in flight in one repository: each makes the registry read all its tags. */
   perRepository: number;
-  /** Shared by all repositories: the run's total bound on requests in flight. */
+  /** Shared by all repositories: the run's total bound on DELETEs in flight (held for the request only). */
   slots: Semaphore;
   /** Shared by the run: the first DELETE is proven on disk before others are sent. */
   firstDelete: FirstDeleteCheck;
@@ -79,7 +79,7 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
     watch = await refresh(watch, ctx);
     const batch = stillCandidates(work.name, todo.slice(start, start + RECHECK_BATCH), watch, ctx);
-    await forEachBounded(batch, ctx.perRepository, (candidate) => ctx.slots.use(() => deleteOne(work.name, candidate, ctx)), ctx.signal);
+    await forEachBounded(batch, ctx.perRepository, (candidate) => deleteOne(work.name, candidate, ctx), ctx.signal);
   }
   return undefined;
 }
@@ -136,9 +136,11 @@ async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: Ex
   const base = { repository: name, digest: candidate.digest };
   try {
     // Journal and DELETE together inside the gate, so no record is written for a delete never sent.
+    // A slot is held for the request only: waiting for the journal's fdatasync inside it kept the
+    // registry below --concurrency requests in flight.
     const outcome = await ctx.firstDelete.run(name, candidate.digest, async () => {
       await journalOne(name, candidate, ctx);
-      return ctx.registry.deleteManifest(name, candidate.digest);
+      return ctx.slots.use(() => ctx.registry.deleteManifest(name, candidate.digest));
     });
     if (outcome.kind === "protected") ctx.emit({ ...base, kind: "protected", detail: outcome.message });
     else ctx.emit({ ...base, kind: outcome.kind });
