@@ -54,7 +54,7 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("-n, --dry-run", "show what would be deleted, delete nothing")
     .option("-k, --insecure", "allow http:// URLs and skip TLS certificate verification")
     .option("--min-age <duration>", "keep untagged manifests younger than this (0 disables)", DEFAULT_MIN_AGE)
-    .option("--concurrency <n>", `requests in flight (1-${MAX_CONCURRENCY})`, String(DEFAULT_CONCURRENCY))
+    .option("--concurrency <n>", `DELETE requests in flight (1-${MAX_CONCURRENCY})`, String(DEFAULT_CONCURRENCY))
     .option("-y, --yes", "do not ask for confirmation on a terminal")
     .option("--registry-config <path>", "registry config.yml, checked for the metadata database", DEFAULT_REGISTRY_CONFIG)
     .option("--ca-cert <file>", "PEM file with the CA that signed the GitLab and registry certificates")
