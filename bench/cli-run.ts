@@ -40,14 +40,14 @@ export async function cliArgs(servers: BenchServers, extra: string[]): Promise<s
   ];
 }
 
-/** Spawns the CLI; never rejects on a non-zero exit. */
-export async function runCliMeasured(args: string[], dir: string): Promise<CliRun> {
+/** Spawns the CLI (this checkout's build, or another's `dist/cli/main.js`); never rejects on a non-zero exit. */
+export async function runCliMeasured(args: string[], dir: string, cli: string = CLI): Promise<CliRun> {
   const rssFile = join(dir, `maxrss-${process.hrtime.bigint()}.json`);
   const started = performance.now();
   // BENCH_CLI_NODE_ARGS adds node flags to the CLI only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   // (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_CLI_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", HOOK, CLI, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", HOOK, cli, ...args], {
     env: {
       PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile,
       // Read by memory-hook.ts when BENCH_CLI_NODE_ARGS preloads it. NODE_OPTIONS is not passed on.
