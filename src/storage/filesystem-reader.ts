@@ -9,7 +9,7 @@ import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types
 import { listBlobs } from "./blobs.js";
 import { blobDataPath, revisionLinkPath, revisionsDir } from "./layout.js";
 import { type ReadContext, readRevisions } from "./revisions.js";
-import { type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
+import { type FileStats, type StorageFs, describeFsError, isMissing, nodeStorageFs } from "./storage-fs.js";
 import { mapLimit } from "./map-limit.js";
 import type { RevisionStats, StorageReader } from "./storage-reader.js";
 import { readTagState, tagWarnings } from "./tags.js";
@@ -72,14 +72,7 @@ export class FilesystemStorageReader implements StorageReader {
    * what a DELETE does. Throws (with the path) when existence cannot be determined.
    */
   async hasRevision(name: RepositoryName, digest: Digest): Promise<boolean> {
-    const path = revisionLinkPath(this.root, name, digest);
-    try {
-      await this.context.fs.stat(path);
-      return true;
-    } catch (error) {
-      if (isMissing(error)) return false;
-      throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
-    }
+    return (await this.statLink(name, digest)) !== undefined;
   }
 
   /**
@@ -107,15 +100,21 @@ export class FilesystemStorageReader implements StorageReader {
   async statRevisions(name: RepositoryName): Promise<RevisionStats> {
     const directories = await this.listRevisionDigests(name);
     const stats = await mapLimit(directories, this.context.concurrency, async (digest) => {
-      const path = revisionLinkPath(this.root, name, digest);
-      try {
-        return { digest, linkedAt: Math.floor((await this.context.fs.stat(path)).mtimeMs) };
-      } catch (error) {
-        if (isMissing(error)) return undefined;
-        throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
-      }
+      const link = await this.statLink(name, digest);
+      return link && { digest, linkedAt: Math.floor(link.mtimeMs) };
     });
     return { directories, links: stats.filter((link) => link !== undefined) };
+  }
+
+  /** The revision link's stats, undefined when it does not exist; throws (with the path) when that cannot be told. */
+  private async statLink(name: RepositoryName, digest: Digest): Promise<FileStats | undefined> {
+    const path = revisionLinkPath(this.root, name, digest);
+    try {
+      return await this.context.fs.stat(path);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw new Error(`Could not check the revision link ${path}: ${describeFsError(error)}.`, { cause: error });
+    }
   }
 
   private async listNamesOrNone(dir: string): Promise<string[]> {
