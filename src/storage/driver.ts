@@ -1,0 +1,85 @@
+/**
+ * The storage driver port: a small read-only key/value view of where the registry keeps its
+ * storage, the way distribution's own storage drivers see it. Keys are `/`-separated and relative
+ * to the storage root (`docker/registry/v2/blobs/...`); a "prefix" is a key ending in `/` (or ""
+ * for the root). The distribution layout on top of it (layout.ts, registry-storage.ts) never knows
+ * which backend it runs on; each backend (filesystem, s3; gcs and azure later) is one file or
+ * folder that implements this and nothing more. Deliberately nothing here can write.
+ */
+
+/** An object (a file) as a listing or a stat reports it. */
+export interface StoredObject {
+  /** The key, relative to the storage root. */
+  key: string;
+  size: number;
+  /** Last write, in ms since the epoch (a file's mtime; S3's LastModified). */
+  modifiedMs: number;
+}
+
+/** What is directly below a prefix: its sub-prefixes (by name) and its objects. */
+export interface Listing {
+  /** Names of the sub-prefixes ("directories"), without the trailing `/`, sorted. */
+  prefixes: string[];
+  /** The objects directly below the prefix, sorted by key. */
+  objects: StoredObject[];
+  /**
+   * Entries that are neither (a symbolic link on disk, which is never followed), by name with
+   * what they are: the layout warns about them where it matters.
+   */
+  others: Array<{ name: string; what: string }>;
+}
+
+/** What {@link StorageDriver.get} returns: the bytes and when the object was written. */
+export interface StoredContent {
+  bytes: Buffer;
+  modifiedMs: number;
+}
+
+/**
+ * Thrown by drivers for everything but a missing key (which is `undefined` or an empty listing):
+ * `message` says what could not be read and why, in words for people, never a secret; `denied`
+ * tells permission problems (run as root; the bucket policy) from the rest.
+ */
+export class StorageReadError extends Error {
+  constructor(
+    message: string,
+    readonly denied: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StorageReadError";
+  }
+}
+
+/** Read-only access to one storage root. */
+export interface StorageDriver {
+  /** Where the storage is, for messages: a folder, or `s3://bucket/rootdirectory`. */
+  readonly location: string;
+  /** How a key is named in warnings and errors: its file path, or its `s3://` URL. */
+  describe(key: string): string;
+  /**
+   * Whole-root checks before anything is read: the root exists and can be read, and it holds
+   * `docker/registry/v2/repositories`. Throws a UsageError that says what to do.
+   */
+  checkRoot(): Promise<void>;
+  /** The entries directly below `prefix`; an empty listing when it does not exist. */
+  list(prefix: string): Promise<Listing>;
+  /**
+   * Every object below `prefix`, at any depth, in key order, with size and modification time,
+   * streamed (the blob store of a large registry holds millions): on object storage this is the
+   * cheap operation, a thousand keys a request. Nothing when the prefix does not exist.
+   */
+  listObjects(prefix: string): AsyncIterable<StoredObject>;
+  /**
+   * The bytes of one object, or undefined when it does not exist. With `maxBytes`, an object
+   * larger than that is not read: `tooLarge` then gives its size.
+   */
+  get(key: string, maxBytes?: number): Promise<StoredContent | { tooLarge: number } | undefined>;
+  /** Size and modification time of one object, or undefined when it does not exist. */
+  stat(key: string): Promise<StoredObject | undefined>;
+}
+
+/** The reason in an error from a driver (or anything else), for warnings. */
+export function describeStorageError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
