@@ -6,6 +6,7 @@
  * which backend it runs on; each backend (filesystem, s3; gcs and azure later) is one file or
  * folder that implements this and nothing more. Deliberately nothing here can write.
  */
+import { CleanupError, ExitCode } from "../core/errors.js";
 
 /** An object (a file) as a listing or a stat reports it. */
 export interface StoredObject {
@@ -48,6 +49,17 @@ export class StorageReadError extends Error {
   ) {
     super(message, options);
     this.name = "StorageReadError";
+  }
+}
+
+/**
+ * The storage as a whole cannot be reached (an object store that stopped answering after the
+ * retries, say): unlike a StorageReadError, which spoils one key, this ends the run (exit 1),
+ * because every later read would fail too and nothing may be judged without reading.
+ */
+export class StorageUnavailableError extends CleanupError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.deletionsFailed, options);
   }
 }
 
