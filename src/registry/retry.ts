@@ -62,6 +62,12 @@ export interface RetryPolicy {
   now?: () => number;
   /** Told before each wait, for progress output. */
   onRetry?: (event: RetryEvent) => void;
+  /**
+   * Decides which failures are transient. Default {@link classifyFailure}, the registry's and
+   * GitLab's rules; a client of another kind of server (S3, where 500 InternalError is worth
+   * another attempt) passes its own and keeps the attempts, backoff and Retry-After handling.
+   */
+  classify?: (error: unknown, now: number) => FailureClass;
 }
 
 /** One decision to try again. */
@@ -141,7 +147,7 @@ function nextDelay(
   policy: RetryPolicy,
 ): { delayMs: number; reason: string } | undefined {
   if (attempt >= attempts) return undefined;
-  const failure = classifyFailure(error, (policy.now ?? Date.now)());
+  const failure = (policy.classify ?? classifyFailure)(error, (policy.now ?? Date.now)());
   if (!failure.retry) return undefined;
   const { reason, retryAfterMs } = failure;
   if (retryAfterMs === undefined) return { delayMs: backoffDelay(attempt, policy), reason };
