@@ -4,24 +4,32 @@
  */
 import { decideDatabaseGuard } from "./core/database-guard.js";
 import { SafetyRefusal } from "./core/errors.js";
-import { readLockfiles, readRegistryConfig } from "./storage/registry-config.js";
-import { checkStorageRoot } from "./storage/storage-root.js";
+import type { StorageDriver } from "./storage/driver.js";
+import { type RegistryConfigRead, readLockfiles } from "./storage/registry-config.js";
 
-/**
- * Builds the preflight for a storage root and a registry config path. Throws when refused.
- * It runs once: later calls return the first result, so the CLI can check before prompting for
- * a password and the cleanup can still insist on it.
- */
-export function buildPreflight(root: string, registryConfigPath: string): () => Promise<void> {
-  let result: Promise<void> | undefined;
-  return () => (result ??= check(root, registryConfigPath));
+/** What the preflight looks at: the storage (and which driver's layout it is), and the registry config as read. */
+export interface PreflightSubject {
+  driver: StorageDriver;
+  /** The registry config's storage driver name the storage is read as (`filesystem`, `s3`). */
+  reading: string;
+  config: RegistryConfigRead;
 }
 
-async function check(root: string, registryConfigPath: string): Promise<void> {
-  await checkStorageRoot(root);
-  const [locks, read] = await Promise.all([readLockfiles(root), readRegistryConfig(registryConfigPath)]);
+/**
+ * Builds the preflight. Throws when refused. It runs once: later calls return the first result,
+ * so the CLI can check before prompting for a password and the cleanup can still insist on it.
+ */
+export function buildPreflight(subject: PreflightSubject): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= check(subject));
+}
+
+async function check({ driver, reading, config: read }: PreflightSubject): Promise<void> {
+  await driver.checkRoot();
+  const locks = await readLockfiles(driver);
   const decision = decideDatabaseGuard({
     ...locks,
+    reading,
     ...(read.config ? { config: read.config } : {}),
     ...(read.problem ? { configProblem: read.problem } : {}),
   });

@@ -16,7 +16,10 @@ export interface JsonRunInfo {
   exitCode: number;
   gitlabServer: string;
   registryServer: string;
-  registryPath: string;
+  /** Where the storage was read: a path, or `s3://bucket/prefix` (the field's name is historical). */
+  registryPath: string | null;
+  /** The storage read, its driver and the source of its credentials (never a secret). */
+  storage: { location: string; driver: string; credentials: string | null } | null;
   username: string;
   minAgeSeconds: number;
 }
@@ -41,6 +44,7 @@ export function buildJsonDocument(
       gitlabServer: info.gitlabServer,
       registryServer: info.registryServer,
       registryPath: info.registryPath,
+      storage: info.storage,
       username: info.username,
       minAgeSeconds: info.minAgeSeconds,
     },

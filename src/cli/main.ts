@@ -17,7 +17,9 @@ import { FileJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
 import { buildPreflight } from "../preflight.js";
-import { FilesystemStorageReader } from "../storage/filesystem-reader.js";
+import { readRegistryConfig } from "../storage/registry-config.js";
+import { RegistryStorage } from "../storage/registry-storage.js";
+import type { StorageReader } from "../storage/storage-reader.js";
 import { resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
 import { exitCodeFor } from "./exit-code.js";
@@ -27,6 +29,8 @@ import { DEFAULT_GC_COMMAND, resolveOptions, type RawOptions, type ResolvedOptio
 import { Output } from "./output.js";
 import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
+import { FilesystemDriver } from "../storage/filesystem-driver.js";
+import { OMNIBUS_STORAGE_ROOT } from "../storage/storage-root.js";
 import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
 import { connect, onSignals } from "./wiring.js";
@@ -53,7 +57,9 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
   if (options.json || options.output) {
     const document = buildJsonDocument({
       version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
-      gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href, registryPath: options.registryPath,
+      gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href,
+      registryPath: run.storage?.location ?? options.registryPath ?? null,
+      storage: run.storage ?? null,
       username: run.username ?? options.user, minAgeSeconds: options.minAgeMs / 1000,
     }, run.report, output.outcomes, output.warnings, {
       ...(failure instanceof Error ? { error: failure.message } : {}), ...(run.gc ? { gc: run.gc } : {}),
@@ -67,6 +73,7 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
 
 /** What a run produced, filled in as it goes so a failure still reports what is known. */
 interface RunResult {
+  storage: StorageInfo;
   username: string;
   report: CleanupReport;
   gc: GcResult;
@@ -74,12 +81,15 @@ interface RunResult {
 
 async function cleanupRun(options: ResolvedOptions, runId: string, result: Partial<RunResult>): Promise<void> {
   // Before any password prompt: a wrong path or a missing sudo should not cost typing a password.
-  const preflight = buildPreflight(options.registryPath, options.registryConfig);
+  const config = await readRegistryConfig(options.registryConfig);
+  const choice = { driver: new FilesystemDriver(options.registryPath ?? OMNIBUS_STORAGE_ROOT), reading: "filesystem" };
+  const preflight = buildPreflight({ driver: choice.driver, reading: choice.reading, config });
   await preflight();
+  const storageLine = result.storage = await storageInfo(choice);
   const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
   result.username = credentials.username;
   const { dispatcher, tokens, registry } = await connect({ ...options, actions: "pull,delete" }, credentials);
-  const storage = new FilesystemStorageReader(options.registryPath);
+  const storage = new RegistryStorage(choice.driver);
   const controller = new AbortController();
   onSignals(controller);
   try {
@@ -101,7 +111,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
     );
     result.report = report;
     const collect = options.gc && wantsGarbageCollection(report);
-    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect }));
+    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect, storage: storageLine }));
     if (collect) {
       const gc = await garbageCollection(options, storage);
       if (gc) result.gc = gc;
@@ -120,7 +130,19 @@ function wantsGarbageCollection(report: CleanupReport): boolean {
   return !report.dryRun && !report.cancelled && exitCodeFor(report) === ExitCode.ok && toFree > 0;
 }
 
-async function garbageCollection(options: ResolvedOptions, storage: FilesystemStorageReader): Promise<GcResult | undefined> {
+/** Where the run read, and with which credentials. */
+interface StorageInfo {
+  location: string;
+  driver: string;
+  /** Where the credentials came from, in words (never a secret); null for a filesystem. */
+  credentials: string | null;
+}
+
+async function storageInfo(choice: { driver: FilesystemDriver; reading: string }): Promise<StorageInfo> {
+  return { location: choice.driver.location, driver: choice.reading, credentials: null };
+}
+
+async function garbageCollection(options: ResolvedOptions, storage: StorageReader): Promise<GcResult | undefined> {
   const warning = options.gcCommand === DEFAULT_GC_COMMAND
     ? `Garbage collection (${options.gcCommand}) stops the registry while it runs: pushes and pulls fail meanwhile.`
     : `Running garbage collection: ${options.gcCommand}`;

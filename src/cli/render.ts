@@ -56,9 +56,24 @@ const keepLabel: Record<KeepReasonKind, string> = {
 type Row = (label: string, value: number | string) => void;
 
 /** The closing summary, the space report and the follow-up (none when --gc runs it next). */
-export function renderSummary(report: CleanupReport, minAgeMs: number, options: { gcFollows?: boolean } = {}): string[] {
+/** What the summary says about the storage it read. */
+export interface StorageLine {
+  location: string;
+  /** Where the credentials to read it came from (object storage), in words. */
+  credentials: string | null;
+}
+
+export function renderSummary(
+  report: CleanupReport,
+  minAgeMs: number,
+  options: { gcFollows?: boolean; storage?: StorageLine } = {},
+): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was deleted)" : "Summary"];
   const row: Row = (label, value) => void lines.push(`  ${label.padEnd(38)}${typeof value === "number" ? formatCount(value) : value}`);
+  if (options.storage) {
+    const { location, credentials } = options.storage;
+    row("Storage", credentials ? `${location} (credentials from ${credentials})` : location);
+  }
   row("Repositories scanned", report.repositories);
   row("Manifests on disk", report.manifests);
   row("Tags", report.tags);

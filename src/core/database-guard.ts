@@ -26,6 +26,8 @@ export interface DatabaseEvidence {
   configProblem?: string;
   /** `Gitlab-Container-Registry-Database-Enabled` from an authenticated `GET /v2/`, if known. */
   liveHeader?: boolean;
+  /** The storage driver whose layout the tool reads (`filesystem`, `s3`). Default `filesystem`. */
+  reading?: string;
 }
 
 /** The decision: go on (with the evidence, for the log) or refuse (with the reason, for people). */
@@ -79,10 +81,12 @@ function findRefusal(evidence: DatabaseEvidence): string | undefined {
       `${LOCKFILES}, so the registry uses (or will use on its next start) its metadata database. ${DATABASE_CONSEQUENCE}`
     );
   }
-  if (config?.storageDriver !== undefined && config.storageDriver !== "filesystem") {
+  const reading = evidence.reading ?? "filesystem";
+  if (config?.storageDriver !== undefined && config.storageDriver !== reading) {
     return (
-      `The registry config uses the "${config.storageDriver}" storage driver; the on-disk scan only supports the ` +
-      "filesystem driver, so the storage path on this machine is not what the registry serves."
+      `The registry config uses the "${config.storageDriver}" storage driver, but the tool was told to read ` +
+      `${reading === "filesystem" ? "a storage path on this machine" : `storage of the "${reading}" driver`}, ` +
+      "which is then not what the registry serves."
     );
   }
   return undefined;

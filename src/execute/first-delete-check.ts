@@ -40,7 +40,8 @@ export class FirstDeleteCheck {
     }
     this.failure = new StorageMismatchError(
       `The registry answered 202 to deleting ${name}@${digest}, but its revision link is still in the storage at ` +
-        `${this.storage.root}: -p is not the storage of the registry given with -r. The run stopped after that one ` +
+        `${this.storage.location}: that storage (-p, or the bucket of --storage or of the registry config) is not the ` +
+        "storage of the registry given with -r. The run stopped after that one " +
         "delete; it is in the journal, and `gitlab-registry-cleanup restore <journal>` puts it back.",
     );
     throw this.failure;

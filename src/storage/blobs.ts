@@ -1,59 +1,33 @@
 /**
  * The blob store, as garbage collection sees it: every `blobs/<alg>/<2 hex>/<hex>/data`, with
- * its size on disk. Used for the space estimate; never for deciding what to delete.
+ * its size. Used for the space estimate; never for deciding what to delete.
  */
-import { join, sep } from "node:path";
 import { type Digest, digestFromParts } from "../core/digest.js";
 import type { StorageWarning } from "../core/types.js";
-import { blobsDir } from "./layout.js";
-import { mapLimit } from "./map-limit.js";
-import type { ReadContext } from "./revisions.js";
-import { describeFsError, isMissing } from "./storage-fs.js";
+import { describeStorageError, type StorageDriver } from "./driver.js";
+import { BLOBS_PREFIX } from "./layout.js";
+import { rethrowUnavailable } from "./link-file.js";
 
 /**
- * Blobs stat'ed and handed on together. A two-hex folder of a large store holds thousands; done
- * a slice at a time, what is read is consumed while it is young, and the garbage collector frees
- * it cheaply instead of promoting a whole folder's worth to its old generation.
+ * Streams every blob with its size, in digest order (sorted by algorithm, then hex: the key
+ * order). On object storage the sizes come with the listing, a thousand blobs a request.
  */
-const SLICE = 512;
-
-/** Streams every blob with its size, in digest order (sorted by algorithm, then hex). */
 export async function* listBlobs(
-  context: ReadContext,
+  driver: StorageDriver,
   onWarning: (warning: StorageWarning) => void,
 ): AsyncGenerator<{ digest: Digest; size: number }> {
-  const root = blobsDir(context.root);
-  for (const algorithm of await listNames(context, root, onWarning)) {
-    for (const prefix of await listNames(context, join(root, algorithm), onWarning)) {
-      const folder = join(root, algorithm, prefix);
-      const hexes = await listNames(context, folder, onWarning);
-      for (let start = 0; start < hexes.length; start += SLICE) {
-        const sizes = await mapLimit(hexes.slice(start, start + SLICE), context.concurrency, async (hex) => {
-          const digest = digestFromParts(algorithm, hex);
-          if (!digest) return undefined;
-          // Concatenated: the parts are names just listed, and join's normalising allocates per blob.
-          const path = `${folder}${sep}${hex}${sep}data`;
-          try {
-            return { digest, size: (await context.fs.stat(path)).size };
-          } catch (error) {
-            // A folder without data: an upload that never finished, or a blob being swept.
-            if (!isMissing(error)) onWarning({ path, message: describeFsError(error) });
-            return undefined;
-          }
-        });
-        for (const entry of sizes) if (entry) yield entry;
-      }
-    }
-  }
-}
-
-/** The subdirectories of `path`, sorted. */
-async function listNames(context: ReadContext, path: string, onWarning: (w: StorageWarning) => void): Promise<string[]> {
   try {
-    const entries = await context.fs.listDir(path);
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    for await (const object of driver.listObjects(BLOBS_PREFIX)) {
+      // `<alg>/<2 hex>/<hex>/data`; a folder without data is an upload that never finished.
+      const [algorithm = "", folder, hex = "", file, ...deeper] = object.key.slice(BLOBS_PREFIX.length).split("/");
+      if (file !== "data" || deeper.length > 0 || folder !== hex.slice(0, 2)) continue;
+      const digest = digestFromParts(algorithm, hex);
+      if (!digest) continue;
+      if (object.problem === undefined) yield { digest, size: object.size };
+      else onWarning({ path: driver.describe(object.key), message: object.problem });
+    }
   } catch (error) {
-    if (!isMissing(error)) onWarning({ path, message: `cannot list the blob store: ${describeFsError(error)}` });
-    return [];
+    rethrowUnavailable(error);
+    onWarning({ path: driver.describe(BLOBS_PREFIX.slice(0, -1)), message: `cannot list the blob store: ${describeStorageError(error)}` });
   }
 }

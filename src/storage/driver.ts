@@ -15,6 +15,12 @@ export interface StoredObject {
   size: number;
   /** Last write, in ms since the epoch (a file's mtime; S3's LastModified). */
   modifiedMs: number;
+  /**
+   * Set when a listing found the object but could not read its size and time (a file that
+   * cannot be stat'ed): why, in words. `size` and `modifiedMs` are then 0. One such object must
+   * not hide the others from a listing.
+   */
+  problem?: string;
 }
 
 /** What is directly below a prefix: its sub-prefixes (by name) and its objects. */
@@ -33,7 +39,8 @@ export interface Listing {
 /** What {@link StorageDriver.get} returns: the bytes and when the object was written. */
 export interface StoredContent {
   bytes: Buffer;
-  modifiedMs: number;
+  /** When it was written: always given with `maxBytes`; without, only where it comes at no cost (S3). */
+  modifiedMs?: number;
 }
 
 /**

@@ -1,54 +1,40 @@
 /**
  * Reading the registry's link files: one bare digest, no newline (GITLAB.md §4). Corrupt and
- * empty ones exist in the wild, so every outcome is a value, never an exception.
+ * empty ones exist in the wild, so every outcome is a value, never an exception (except the
+ * storage being unreachable as a whole, which ends the run).
  */
 import { type Digest, parseDigest } from "../core/digest.js";
-import { type StorageFs, describeFsError, isMissing } from "./storage-fs.js";
+import { type StorageDriver, StorageUnavailableError, describeStorageError } from "./driver.js";
 
 /** The longest digest (sha512) is 135 bytes; anything much larger is not a link file. */
 const MAX_LINK_BYTES = 256;
 
 /** What reading one link file gave. `problem` completes the sentence "The link file <path> …". */
 export type LinkRead =
-  | { kind: "ok"; digest: Digest; mtimeMs?: number }
+  | { kind: "ok"; digest: Digest; modifiedMs?: number }
   | { kind: "missing" }
   | { kind: "bad"; problem: string };
 
-/** Options of {@link readLinkFile}. */
-export interface ReadLinkOptions {
-  /** The digest the file must hold (revision links name their digest in the directory path). */
-  expected?: Digest;
-  /** Also return the file's mtime (read through the same descriptor: one more system call). */
-  withMtime?: boolean;
-}
-
 /**
- * Reads and validates a link file. A link that vanished (ENOENT/ENOTDIR, e.g. deleted while
- * scanning) is `missing`, not an error: that is how the registry records a deletion.
+ * Reads and validates the link at `key`; `expected` is the digest it must hold (revision links
+ * name theirs in the key). A link that vanished (deleted while scanning) is `missing`, not an
+ * error: that is how the registry records a deletion.
  */
-export async function readLinkFile(fs: StorageFs, path: string, options: ReadLinkOptions = {}): Promise<LinkRead> {
-  let mtimeMs: number | undefined;
-  let bytes: Buffer;
+export async function readLinkFile(driver: StorageDriver, key: string, expected?: Digest): Promise<LinkRead> {
+  let read: Awaited<ReturnType<StorageDriver["get"]>>;
   try {
-    if (options.withMtime) {
-      const read = await fs.readSmallFile(path, MAX_LINK_BYTES);
-      // Refuse to slurp a huge file that merely sits where a link should be.
-      if (read.bytes === undefined) {
-        return { kind: "bad", problem: `is ${read.stats.size} bytes long: too long to hold a digest` };
-      }
-      mtimeMs = Math.floor(read.stats.mtimeMs);
-      bytes = read.bytes;
-    } else {
-      bytes = await fs.readFile(path);
-    }
+    read = await driver.get(key, MAX_LINK_BYTES);
   } catch (error) {
-    if (isMissing(error)) return { kind: "missing" };
-    return { kind: "bad", problem: `could not be read: ${describeFsError(error)}` };
+    rethrowUnavailable(error);
+    return { kind: "bad", problem: `could not be read: ${describeStorageError(error)}` };
   }
-  return validate(bytes, options.expected, mtimeMs);
+  if (read === undefined) return { kind: "missing" };
+  // Refuse to slurp a huge object that merely sits where a link should be.
+  if ("tooLarge" in read) return { kind: "bad", problem: `is ${read.tooLarge} bytes long: too long to hold a digest` };
+  return validate(read.bytes, expected, read.modifiedMs);
 }
 
-function validate(bytes: Buffer, expected: Digest | undefined, mtimeMs: number | undefined): LinkRead {
+function validate(bytes: Buffer, expected: Digest | undefined, modifiedMs: number | undefined): LinkRead {
   if (bytes.length === 0) return { kind: "bad", problem: "is empty" };
   if (bytes.length > MAX_LINK_BYTES) {
     return { kind: "bad", problem: `is ${bytes.length} bytes long: too long to hold a digest` };
@@ -59,5 +45,10 @@ function validate(bytes: Buffer, expected: Digest | undefined, mtimeMs: number |
   if (expected !== undefined && digest !== expected) {
     return { kind: "bad", problem: `holds ${digest}, not the digest ${expected} of its directory` };
   }
-  return mtimeMs === undefined ? { kind: "ok", digest } : { kind: "ok", digest, mtimeMs };
+  return modifiedMs === undefined ? { kind: "ok", digest } : { kind: "ok", digest, modifiedMs: Math.floor(modifiedMs) };
+}
+
+/** A read that failed because the storage is gone as a whole must end the run, not become a warning. */
+export function rethrowUnavailable(error: unknown): void {
+  if (error instanceof StorageUnavailableError) throw error;
 }

@@ -6,13 +6,19 @@
 import { parseDocument } from "yaml";
 import { UsageError } from "../core/errors.js";
 import type { DatabaseSetting, RegistryConfigFacts } from "../core/database-guard.js";
-import { lockfilePath, type LockfileName } from "./layout.js";
+import { describeStorageError, StorageReadError, type StorageDriver } from "./driver.js";
+import { lockfileKey, type LockfileName } from "./layout.js";
 import { type StorageFs, errorCode, isMissing, isPermissionDenied, nodeStorageFs } from "./storage-fs.js";
 
 /** What the guard and the CLI need from the registry config. */
 export interface RegistryConfig extends RegistryConfigFacts {
   /** `storage.filesystem.rootdirectory`: where the registry keeps its storage. */
   rootDirectory?: string;
+  /**
+   * The storage driver's parameters (`storage.<driver>`), for the backend that reads them (the
+   * bucket, region and keys of `s3`). May hold secrets: never printed.
+   */
+  storageParameters?: Record<string, unknown>;
 }
 
 /** Either the config or why it could not be used (a clause naming the file, never its content). */
@@ -88,44 +94,46 @@ function interpretEnabled(value: unknown): DatabaseSetting | "invalid" {
   return "invalid";
 }
 
-function storageFacts(storage: unknown): { storageDriver?: string; rootDirectory?: string } {
+function storageFacts(storage: unknown): Pick<RegistryConfig, "storageDriver" | "rootDirectory" | "storageParameters"> {
   if (!isRecord(storage)) return {};
   const storageDriver = Object.keys(storage).find((key) => !NON_DRIVER_KEYS.has(key));
   if (storageDriver === undefined) return {};
   const parameters = storage[storageDriver];
-  const rootDirectory = storageDriver === "filesystem" && isRecord(parameters) ? parameters.rootdirectory : undefined;
-  return typeof rootDirectory === "string" ? { storageDriver, rootDirectory } : { storageDriver };
+  if (!isRecord(parameters)) return { storageDriver };
+  const rootDirectory = storageDriver === "filesystem" ? parameters.rootdirectory : undefined;
+  return typeof rootDirectory === "string"
+    ? { storageDriver, rootDirectory, storageParameters: parameters }
+    : { storageDriver, storageParameters: parameters };
 }
 
-/** Which lockfiles exist under `<root>/docker/registry/lockfiles/`. */
+/** Which lockfiles exist under `docker/registry/lockfiles/`. */
 export interface Lockfiles {
   databaseInUseLock: boolean;
   filesystemInUseLock: boolean;
 }
 
 /**
- * Checks the lockfiles. Throws UsageError when their existence cannot be determined: "absent"
- * is evidence for the guard, so an unreadable directory must not pass for one without them.
+ * Checks the lockfiles, on whatever backend holds them (objects in the bucket on S3). Throws
+ * UsageError when their existence cannot be determined: "absent" is evidence for the guard, so
+ * an unreadable directory must not pass for one without them.
  */
-export async function readLockfiles(root: string, fs: StorageFs = nodeStorageFs): Promise<Lockfiles> {
+export async function readLockfiles(driver: StorageDriver): Promise<Lockfiles> {
   const [databaseInUseLock, filesystemInUseLock] = await Promise.all([
-    lockfileExists(fs, root, "database-in-use"),
-    lockfileExists(fs, root, "filesystem-in-use"),
+    lockfileExists(driver, "database-in-use"),
+    lockfileExists(driver, "filesystem-in-use"),
   ]);
   return { databaseInUseLock, filesystemInUseLock };
 }
 
-async function lockfileExists(fs: StorageFs, root: string, name: LockfileName): Promise<boolean> {
-  const path = lockfilePath(root, name);
+async function lockfileExists(driver: StorageDriver, name: LockfileName): Promise<boolean> {
+  const key = lockfileKey(name);
   try {
-    await fs.stat(path);
-    return true;
+    return (await driver.stat(key)) !== undefined;
   } catch (error) {
-    if (isMissing(error)) return false;
-    const why = isPermissionDenied(error)
-      ? "permission denied; the registry storage needs root: run the tool with sudo"
-      : `the system reported ${errorCode(error) ?? String(error)}`;
-    throw new UsageError(`Cannot check the registry lockfile ${path}: ${why}.`, { cause: error });
+    const why = error instanceof StorageReadError && error.denied
+      ? `${describeStorageError(error)}; the registry storage must be readable to check it`
+      : describeStorageError(error);
+    throw new UsageError(`Cannot check the registry lockfile ${driver.describe(key)}: ${why}.`, { cause: error });
   }
 }
 

@@ -1,18 +1,16 @@
 /** Reading `_manifests/revisions` of one repository, with each manifest blob read once. */
-import { join, sep } from "node:path";
 import { type Digest, digestFromParts } from "../core/digest.js";
 import { type ParsedManifest, parseManifest } from "../core/manifest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { Revision, StorageWarning } from "../core/types.js";
-import { blobDataPathIn, blobsDir, revisionsDir } from "./layout.js";
-import { readLinkFile } from "./link-file.js";
+import { type StorageDriver, describeStorageError } from "./driver.js";
+import { blobDataKey, linkSizeOf, revisionsPrefix } from "./layout.js";
+import { readLinkFile, rethrowUnavailable } from "./link-file.js";
 import { mapLimit } from "./map-limit.js";
-import { type StorageFs, describeFsError, isMissing } from "./storage-fs.js";
 
-/** What the reader functions share: where, how, and how many reads in flight. */
+/** What the reader functions share: the storage, and how many reads in flight. */
 export interface ReadContext {
-  root: string;
-  fs: StorageFs;
+  driver: StorageDriver;
   concurrency: number;
 }
 
@@ -25,15 +23,15 @@ export interface RevisionScan {
 // The algorithms digest.ts accepts; other directories cannot hold revisions the registry serves.
 const ALGORITHMS = new Set(["sha256", "sha512"]);
 
-type Found = { digest: Digest; linkPath: string };
+/** A revision link as the listing gave it. */
+type Found = { digest: Digest; key: string; size: number; modifiedMs: number; problem?: string };
 type Outcome = { revision?: Revision; warnings: StorageWarning[] };
 
 /** Reads every live revision link of `name` and parses the manifest blob it names. */
 export async function readRevisions(context: ReadContext, name: RepositoryName): Promise<RevisionScan> {
   const warnings: StorageWarning[] = [];
   const found = await findRevisionLinks(context, name, warnings);
-  const blobs = blobsDir(context.root);
-  const outcomes = await mapLimit(found, context.concurrency, (item) => readRevision(context, name, item, blobs));
+  const outcomes = await mapLimit(found, context.concurrency, (item) => readRevision(context, name, item));
   const revisions: Revision[] = [];
   for (const outcome of outcomes) {
     if (outcome.revision) revisions.push(outcome.revision);
@@ -42,64 +40,77 @@ export async function readRevisions(context: ReadContext, name: RepositoryName):
   return { revisions, warnings };
 }
 
-/** Lists `<alg>/<hex>` directories; their link files are read later, concurrently. */
+/**
+ * Lists `<alg>/<hex>/link` below the repository's revisions, with sizes and times: on object
+ * storage one request a thousand revisions, and the digest is in the key. A deleted revision
+ * (the registry removes only its link; on disk an empty `<hex>/` stays) lists nothing.
+ */
 async function findRevisionLinks(context: ReadContext, name: RepositoryName, warnings: StorageWarning[]): Promise<Found[]> {
-  const base = revisionsDir(context.root, name);
+  const { driver } = context;
+  const prefix = revisionsPrefix(name);
   const found: Found[] = [];
-  for (const algorithm of await listNames(context, base, warnings)) {
-    const algorithmDir = join(base, algorithm);
-    if (!ALGORITHMS.has(algorithm)) {
-      warnings.push({ path: algorithmDir, message: `Unknown digest algorithm directory "${algorithm}" in ${name}; skipped.` });
-      continue;
-    }
-    for (const hex of await listNames(context, algorithmDir, warnings)) {
-      const digest = digestFromParts(algorithm, hex);
-      if (!digest) {
-        warnings.push({ path: join(algorithmDir, hex), message: `"${hex}" is not a ${algorithm} digest; this entry of ${name} was skipped.` });
+  const warned = new Set<string>();
+  const warnOnce = (at: string, message: string): void => {
+    if (warned.has(at)) return;
+    warned.add(at);
+    warnings.push({ path: driver.describe(at), message });
+  };
+  try {
+    for await (const object of driver.listObjects(prefix)) {
+      const [algorithm = "", hex = "", file, ...deeper] = object.key.slice(prefix.length).split("/");
+      if (!ALGORITHMS.has(algorithm)) {
+        warnOnce(`${prefix}${algorithm}`, `Unknown digest algorithm directory "${algorithm}" in ${name}; skipped.`);
         continue;
       }
-      // The hex is validated: no normalisation needed, and this runs once per manifest.
-      found.push({ digest, linkPath: `${algorithmDir}${sep}${hex}${sep}link` });
+      const digest = digestFromParts(algorithm, hex);
+      if (!digest) {
+        warnOnce(`${prefix}${algorithm}/${hex}`, `"${hex}" is not a ${algorithm} digest; this entry of ${name} was skipped.`);
+        continue;
+      }
+      // Anything else in a revision's folder is not the registry's: only `link` makes a revision.
+      if (file === "link" && deeper.length === 0) found.push({ digest, ...object });
     }
+  } catch (error) {
+    rethrowUnavailable(error);
+    const message = `This directory could not be listed: ${describeStorageError(error)}; the revisions in it were not read.`;
+    warnings.push({ path: driver.describe(prefix.slice(0, -1)), message });
   }
   return found.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }
 
-async function listNames(context: ReadContext, dir: string, warnings: StorageWarning[]): Promise<string[]> {
-  try {
-    return (await context.fs.listDir(dir)).map((entry) => entry.name).sort();
-  } catch (error) {
-    if (!isMissing(error)) {
-      warnings.push({ path: dir, message: `This directory could not be listed: ${describeFsError(error)}; the revisions in it were not read.` });
+async function readRevision(context: ReadContext, name: RepositoryName, found: Found): Promise<Outcome> {
+  const { driver } = context;
+  // A link of exactly its digest's length is taken as the listing shows it (the digest is in its
+  // key, as garbage collection takes it); any other size is read, to say what is wrong with it.
+  if (found.problem !== undefined || found.size !== linkSizeOf(found.digest)) {
+    const link = await readLinkFile(driver, found.key, found.digest);
+    // Gone since it was listed: deleted through the API meanwhile.
+    if (link.kind === "missing") return { warnings: [] };
+    if (link.kind === "bad") {
+      const message = `The revision link file ${link.problem}; revision ${found.digest} of ${name} was skipped.`;
+      return { warnings: [{ path: driver.describe(found.key), message }] };
     }
-    return [];
   }
-}
-
-async function readRevision(context: ReadContext, name: RepositoryName, found: Found, blobs: string): Promise<Outcome> {
-  const link = await readLinkFile(context.fs, found.linkPath, { expected: found.digest, withMtime: true });
-  // No link file: the revision was deleted through the API (an empty `<hex>/` stays behind).
-  if (link.kind === "missing") return { warnings: [] };
-  if (link.kind === "bad") {
-    const message = `The revision link file ${link.problem}; revision ${found.digest} of ${name} was skipped.`;
-    return { warnings: [{ path: found.linkPath, message }] };
-  }
-  const revision: Revision = { digest: found.digest, linkedAt: link.mtimeMs ?? 0 };
-  const blobPath = blobDataPathIn(blobs, found.digest);
+  const revision: Revision = { digest: found.digest, linkedAt: Math.floor(found.modifiedMs) };
+  const blobKey = blobDataKey(found.digest);
   let bytes: Buffer;
   try {
-    bytes = await context.fs.readFile(blobPath);
+    const read = await driver.get(blobKey);
+    if (read === undefined || "tooLarge" in read) {
+      revision.problem = `its manifest blob ${driver.describe(blobKey)} is missing`;
+      return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
+    }
+    bytes = read.bytes;
   } catch (error) {
-    revision.problem = isMissing(error)
-      ? `its manifest blob ${blobPath} is missing`
-      : `its manifest blob ${blobPath} could not be read: ${describeFsError(error)}`;
-    return { revision, warnings: [manifestWarning(name, revision, blobPath)] };
+    rethrowUnavailable(error);
+    revision.problem = `its manifest blob ${driver.describe(blobKey)} could not be read: ${describeStorageError(error)}`;
+    return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
   }
   revision.manifestSize = bytes.length;
   const parsed = parseManifest(bytes);
   if (!parsed.ok) {
-    revision.problem = `its manifest blob ${blobPath} could not be parsed: ${parsed.problem}`;
-    return { revision, warnings: [manifestWarning(name, revision, blobPath)] };
+    revision.problem = `its manifest blob ${driver.describe(blobKey)} could not be parsed: ${parsed.problem}`;
+    return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
   }
   revision.manifest = share(context, parsed.manifest);
   return { revision, warnings: [] };

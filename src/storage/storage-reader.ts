@@ -12,8 +12,8 @@ export interface RevisionStats {
 }
 
 export interface StorageReader {
-  /** The storage root, e.g. /var/opt/gitlab/gitlab-rails/shared/registry. */
-  readonly root: string;
+  /** Where the storage is, for messages: a folder such as /var/opt/gitlab/gitlab-rails/shared/registry, or s3://bucket/prefix. */
+  readonly location: string;
   /**
    * Every repository (a directory holding `_manifests`), in sorted order, streamed as found.
    * Directories whose path breaks the name grammar are reported through `onWarning` and skipped.
@@ -39,6 +39,6 @@ export interface StorageReader {
    * Throws when something cannot be looked at. Optional: without it the repository is read again.
    */
   statRevisions?(name: RepositoryName): Promise<RevisionStats>;
-  /** Every blob in the blob store with its size on disk (what garbage collection sweeps), in digest order. */
+  /** Every blob in the blob store with its size (what garbage collection sweeps), in digest order. */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

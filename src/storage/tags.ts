@@ -2,11 +2,11 @@
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { StorageWarning, TagState, UnreadableTag } from "../core/types.js";
-import { tagCurrentLinkPath, tagsDir } from "./layout.js";
-import { readLinkFile } from "./link-file.js";
+import { describeStorageError, type Listing } from "./driver.js";
+import { tagCurrentLinkKey, tagsPrefix } from "./layout.js";
+import { readLinkFile, rethrowUnavailable } from "./link-file.js";
 import { mapLimit } from "./map-limit.js";
 import type { ReadContext } from "./revisions.js";
-import { describeFsError, isMissing } from "./storage-fs.js";
 
 /**
  * The `tag` of the UnreadableTag reported when the tags directory itself cannot be listed: any
@@ -18,18 +18,24 @@ type TagRead = { tag: string; digest?: Digest; unreadable?: UnreadableTag };
 
 /** Reads the tags of `name`, sorted by tag. Tags deleted meanwhile are absent, not errors. */
 export async function readTagState(context: ReadContext, name: RepositoryName): Promise<TagState> {
-  const dir = tagsDir(context.root, name);
-  let tags: string[];
+  const { driver } = context;
+  const prefix = tagsPrefix(name);
+  let listing: Listing;
   try {
-    tags = (await context.fs.listDir(dir)).map((entry) => entry.name).sort();
+    listing = await driver.list(prefix);
   } catch (error) {
-    if (isMissing(error)) return { tags: new Map(), unreadableTags: [] };
+    rethrowUnavailable(error);
     // Not knowing the tags must never look like having none: that would make every manifest a candidate.
-    const problem = `the tags directory could not be listed: ${describeFsError(error)}`;
-    return { tags: new Map(), unreadableTags: [{ tag: ALL_TAGS, path: dir, problem }] };
+    const problem = `the tags directory could not be listed: ${describeStorageError(error)}`;
+    return { tags: new Map(), unreadableTags: [{ tag: ALL_TAGS, path: driver.describe(prefix.slice(0, -1)), problem }] };
   }
-  const reads = await mapLimit(tags, context.concurrency, (tag) => readTag(context, name, tag));
+  const reads = await mapLimit(listing.prefixes, context.concurrency, (tag) => readTag(context, name, tag));
   const state: TagState = { tags: new Map(), unreadableTags: [] };
+  // The registry follows a symbolic link where this reader does not: what it names is unknown here.
+  for (const other of listing.others) {
+    const path = driver.describe(`${prefix}${other.name}`);
+    state.unreadableTags.push({ tag: other.name, path, problem: `it is a ${other.what}, which is not followed` });
+  }
   for (const read of reads) {
     if (read.digest) state.tags.set(read.tag, read.digest);
     if (read.unreadable) state.unreadableTags.push(read.unreadable);
@@ -38,11 +44,11 @@ export async function readTagState(context: ReadContext, name: RepositoryName): 
 }
 
 async function readTag(context: ReadContext, name: RepositoryName, tag: string): Promise<TagRead> {
-  const path = tagCurrentLinkPath(context.root, name, tag);
-  const link = await readLinkFile(context.fs, path);
+  const key = tagCurrentLinkKey(name, tag);
+  const link = await readLinkFile(context.driver, key);
   // A tag directory without current/link: the tag was deleted.
   if (link.kind === "missing") return { tag };
-  if (link.kind === "bad") return { tag, unreadable: { tag, path, problem: `the link file ${link.problem}` } };
+  if (link.kind === "bad") return { tag, unreadable: { tag, path: context.driver.describe(key), problem: `the link file ${link.problem}` } };
   return { tag, digest: link.digest };
 }
 
@@ -55,4 +61,3 @@ export function tagWarnings(name: RepositoryName, unreadable: readonly Unreadabl
       : `Tag "${entry.tag}" of ${name} is unreadable: ${entry.problem}.`,
   }));
 }
-

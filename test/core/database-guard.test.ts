@@ -28,9 +28,18 @@ describe("decideDatabaseGuard refuses", () => {
   it.each<[string, DatabaseEvidence]>([
     ["s3 with filesystem-in-use", { ...none, filesystemInUseLock: true, config: config(false, "s3") }],
     ["gcs without database", { ...none, config: config(undefined, "gcs") }],
-  ])("a storage driver other than filesystem (%s)", (_, evidence) => {
+  ])("a storage driver other than the one read (%s)", (_, evidence) => {
     const decision = decideDatabaseGuard(evidence);
-    expect(decision).toEqual({ ok: false, reason: expect.stringContaining("only supports the filesystem driver") });
+    expect(decision).toEqual({ ok: false, reason: expect.stringContaining("which is then not what the registry serves") });
+  });
+
+  it("a filesystem config while reading a bucket", () => {
+    const decision = decideDatabaseGuard({ ...none, filesystemInUseLock: true, config: config(false), reading: "s3" });
+    expect(decision).toEqual({ ok: false, reason: expect.stringContaining('uses the "filesystem" storage driver') });
+  });
+
+  it("an s3 config while reading that bucket", () => {
+    expect(decideDatabaseGuard({ ...none, filesystemInUseLock: true, config: config(false, "s3"), reading: "s3" }).ok).toBe(true);
   });
 
   it.each<[string, DatabaseEvidence]>([

@@ -36,7 +36,7 @@ describe("-p is a copy of the registry's storage", () => {
     const args = environmentArgs(env, creds).map((a) => (a === env.registry.storageRoot ? copy : a));
     const result = await runCli([...args, "--min-age", "0"]);
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stdout).toContain("-p is not the storage of the registry given with -r");
+    expect(result.stdout).toContain("is not the storage of the registry given with -r");
     const after = await revisionLinks(env.registry.storageRoot);
     const gone = before.filter((link) => !after.includes(link));
     expect(gone, result.stdout + result.stderr).toHaveLength(1);

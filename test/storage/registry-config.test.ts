@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/core/errors.js";
+import { FilesystemDriver } from "../../src/storage/filesystem-driver.js";
 import { interpretConfig, readLockfiles, readRegistryConfig } from "../../src/storage/registry-config.js";
 import { type StorageTree, createStorageTree, failingFs, lockfilePath } from "../helpers/storage-tree.js";
 
@@ -60,18 +61,19 @@ describe("readRegistryConfig", () => {
         databaseEnabled: expected,
         storageDriver: "filesystem",
         rootDirectory: "/var/opt/gitlab/gitlab-rails/shared/registry",
+        storageParameters: { rootdirectory: "/var/opt/gitlab/gitlab-rails/shared/registry" },
       },
     });
   });
 
   it("treats a config without a database section as database disabled", async () => {
     const result = await read("version: 0.1\nstorage:\n  delete: {enabled: true}\n  filesystem: {}\n");
-    expect(result).toEqual({ config: { databaseEnabled: undefined, storageDriver: "filesystem" } });
+    expect(result).toEqual({ config: { databaseEnabled: undefined, storageDriver: "filesystem", storageParameters: {} } });
   });
 
   it("reads JSON, even tab-indented JSON that YAML rejects", async () => {
     const json = JSON.stringify({ storage: { redirect: { disable: true }, s3: { bucket: "b" } }, database: { enabled: "prefer" } }, null, "\t");
-    expect(await read(json)).toEqual({ config: { databaseEnabled: "prefer", storageDriver: "s3" } });
+    expect(await read(json)).toEqual({ config: { databaseEnabled: "prefer", storageDriver: "s3", storageParameters: { bucket: "b" } } });
   });
 
   it("names a storage driver other than filesystem", async () => {
@@ -112,16 +114,17 @@ describe("readRegistryConfig", () => {
 
 describe("readLockfiles", () => {
   it("reports which lockfiles exist", async () => {
-    expect(await readLockfiles(tree.root)).toEqual({ databaseInUseLock: false, filesystemInUseLock: false });
+    const driver = new FilesystemDriver(tree.root);
+    expect(await readLockfiles(driver)).toEqual({ databaseInUseLock: false, filesystemInUseLock: false });
     await tree.lockfile("filesystem-in-use");
-    expect(await readLockfiles(tree.root)).toEqual({ databaseInUseLock: false, filesystemInUseLock: true });
+    expect(await readLockfiles(driver)).toEqual({ databaseInUseLock: false, filesystemInUseLock: true });
     await tree.lockfile("database-in-use");
-    expect(await readLockfiles(tree.root)).toEqual({ databaseInUseLock: true, filesystemInUseLock: true });
+    expect(await readLockfiles(driver)).toEqual({ databaseInUseLock: true, filesystemInUseLock: true });
   });
 
   it("throws instead of answering 'absent' when the lockfiles cannot be checked", async () => {
     const denied = lockfilePath(tree.root, "database-in-use");
-    const error = await readLockfiles(tree.root, failingFs({ [denied]: "EACCES" })).catch((e: unknown) => e);
+    const error = await readLockfiles(new FilesystemDriver(tree.root, { fs: failingFs({ [denied]: "EACCES" }) })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toContain(`Cannot check the registry lockfile ${denied}`);
     expect((error as Error).message).toContain("sudo");

@@ -1,0 +1,159 @@
+/**
+ * The filesystem backend of the storage driver port: keys are file paths below the storage root
+ * (what distribution's `filesystem` driver writes). Read-only, through storage-fs.ts.
+ */
+import type { Listing, StorageDriver, StoredContent, StoredObject } from "./driver.js";
+import { describeStorageError, StorageReadError } from "./driver.js";
+import { pathOf } from "./layout.js";
+import { mapLimit } from "./map-limit.js";
+import { type DirEntry, type StorageFs, describeFsError, isMissing, isPermissionDenied, nodeStorageFs } from "./storage-fs.js";
+import { checkStorageRoot } from "./storage-root.js";
+
+/** Options of {@link FilesystemDriver}. */
+export interface FilesystemDriverOptions {
+  /** Files stat'ed in flight per directory, and directories read ahead while walking. Default 32. */
+  concurrency?: number;
+  /** Filesystem access; tests inject failures here. Defaults to the real, read-only one. */
+  fs?: StorageFs;
+}
+
+/** One directory read: its files (stat'ed) and its subdirectories, each sorted by name. */
+interface Level {
+  files: StoredObject[];
+  dirs: string[];
+}
+
+/** A registry storage root on a local (or mounted) filesystem. */
+export class FilesystemDriver implements StorageDriver {
+  readonly location: string;
+  private readonly fs: StorageFs;
+  private readonly concurrency: number;
+
+  constructor(
+    readonly root: string,
+    options: FilesystemDriverOptions = {},
+  ) {
+    this.location = root;
+    this.fs = options.fs ?? nodeStorageFs;
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 32));
+  }
+
+  describe(key: string): string {
+    return pathOf(this.root, key);
+  }
+
+  checkRoot(): Promise<void> {
+    return checkStorageRoot(this.root, this.fs);
+  }
+
+  async list(prefix: string): Promise<Listing> {
+    const entries = await this.readDir(prefix);
+    const listing: Listing = { prefixes: [], objects: [], others: [] };
+    const files: string[] = [];
+    for (const entry of entries) {
+      if (entry.isSymbolicLink()) listing.others.push({ name: entry.name, what: "symbolic link" });
+      else if (entry.isDirectory()) listing.prefixes.push(entry.name);
+      else files.push(entry.name);
+    }
+    listing.prefixes.sort(compare);
+    listing.objects = await this.statFiles(prefix, files.sort(compare));
+    return listing;
+  }
+
+  /** Depth first in key order (`a-b` before `a/`), each level's subdirectories read ahead in slices. */
+  async *listObjects(prefix: string): AsyncGenerator<StoredObject> {
+    yield* this.walk(prefix, await this.readLevel(prefix));
+  }
+
+  async get(key: string, maxBytes?: number): Promise<StoredContent | { tooLarge: number } | undefined> {
+    const path = pathOf(this.root, key);
+    try {
+      if (maxBytes === undefined) return { bytes: await this.fs.readFile(path) };
+      const read = await this.fs.readSmallFile(path, maxBytes);
+      if (read.bytes === undefined) return { tooLarge: read.stats.size };
+      return { bytes: read.bytes, modifiedMs: read.stats.mtimeMs };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw readError(error);
+    }
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    try {
+      const stats = await this.fs.stat(pathOf(this.root, key));
+      return stats.isDirectory() ? undefined : { key, size: stats.size, modifiedMs: stats.mtimeMs };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw readError(error);
+    }
+  }
+
+  private async *walk(prefix: string, level: Level): AsyncGenerator<StoredObject> {
+    // Subdirectories are read `concurrency` ahead of the one being walked: enough to keep the disk
+    // busy, while a blob store's folders of thousands of names are held only a few at a time.
+    const ahead: Array<Promise<Level> | undefined> = [];
+    const start = (i: number): void => {
+      if (i >= level.dirs.length || ahead[i] !== undefined) return;
+      const read = this.readLevel(`${prefix}${level.dirs[i]!}/`);
+      // Observed here so that a failure ahead of a walk that already stopped is no unhandled rejection.
+      read.catch(() => undefined);
+      ahead[i] = read;
+    };
+    for (let i = 0; i < this.concurrency; i++) start(i);
+    // A file `x` sorts before a directory `x/…` only by its key: merge the two sorted lists.
+    let file = 0;
+    for (let i = 0; i < level.dirs.length; i++) {
+      start(i + this.concurrency);
+      const dirKey = `${prefix}${level.dirs[i]!}/`;
+      while (file < level.files.length && level.files[file]!.key < dirKey) yield level.files[file++]!;
+      const child = await ahead[i]!;
+      ahead[i] = undefined;
+      yield* this.walk(dirKey, child);
+    }
+    while (file < level.files.length) yield level.files[file++]!;
+  }
+
+  /** A directory's files with their stats and its subdirectories; symbolic links are not followed. */
+  private async readLevel(prefix: string): Promise<Level> {
+    const dirs: string[] = [];
+    const files: string[] = [];
+    for (const entry of await this.readDir(prefix)) {
+      if (entry.isSymbolicLink()) continue;
+      (entry.isDirectory() ? dirs : files).push(entry.name);
+    }
+    return { dirs: dirs.sort(compare), files: await this.statFiles(prefix, files.sort(compare)) };
+  }
+
+  /** Stats the files of a listing; one that cannot be stat'ed is listed with its problem. */
+  private async statFiles(prefix: string, names: string[]): Promise<StoredObject[]> {
+    const stats = await mapLimit(names, this.concurrency, async (name): Promise<StoredObject | undefined> => {
+      const key = `${prefix}${name}`;
+      try {
+        return await this.stat(key);
+      } catch (error) {
+        return { key, size: 0, modifiedMs: 0, problem: describeStorageError(error) };
+      }
+    });
+    return stats.filter((stat) => stat !== undefined);
+  }
+
+  /** The entries of the directory of `prefix`; none when it does not exist. */
+  private async readDir(prefix: string): Promise<DirEntry[]> {
+    const path = prefix === "" ? this.root : pathOf(this.root, prefix.slice(0, -1));
+    try {
+      return await this.fs.listDir(path);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw readError(error);
+    }
+  }
+}
+
+function readError(error: unknown): StorageReadError {
+  return new StorageReadError(describeFsError(error), isPermissionDenied(error), { cause: error });
+}
+
+/** Plain code-unit order, the order S3 lists keys in. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
