@@ -8,6 +8,9 @@ import { describeStorageError, type StorageDriver } from "./driver.js";
 import { BLOBS_PREFIX } from "./layout.js";
 import { rethrowUnavailable } from "./link-file.js";
 
+/** Below `blobs/`: `<alg>/<2 hex>/<hex>/data`. */
+const BLOB_DATA_SHAPE = ["*", "*", "*", "data"] as const;
+
 /**
  * Streams every blob with its size, in digest order (sorted by algorithm, then hex: the key
  * order). On object storage the sizes come with the listing, a thousand blobs a request.
@@ -17,7 +20,7 @@ export async function* listBlobs(
   onWarning: (warning: StorageWarning) => void,
 ): AsyncGenerator<{ digest: Digest; size: number }> {
   try {
-    for await (const object of driver.listObjects(BLOBS_PREFIX)) {
+    for await (const object of driver.listObjects(BLOBS_PREFIX, BLOB_DATA_SHAPE)) {
       // `<alg>/<2 hex>/<hex>/data`; a folder without data is an upload that never finished.
       const [algorithm = "", folder, hex = "", file, ...deeper] = object.key.slice(BLOBS_PREFIX.length).split("/");
       if (file !== "data" || deeper.length > 0 || folder !== hex.slice(0, 2)) continue;

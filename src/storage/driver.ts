@@ -87,8 +87,13 @@ export interface StorageDriver {
    * Every object below `prefix`, at any depth, in key order, with size and modification time,
    * streamed (the blob store of a large registry holds millions): on object storage this is the
    * cheap operation, a thousand keys a request. Nothing when the prefix does not exist.
+   *
+   * `shape`, when given, is what the layout knows of the keys below the prefix: their
+   * `/`-separated parts, `*` for any one name (`["*", "*", "link"]` for revision links). Objects
+   * of another shape may be left out; a filesystem uses it to stat `…/link` directly instead of
+   * listing every folder that holds one.
    */
-  listObjects(prefix: string): AsyncIterable<StoredObject>;
+  listObjects(prefix: string, shape?: readonly string[]): AsyncIterable<StoredObject>;
   /**
    * The bytes of one object, or undefined when it does not exist. With `maxBytes`, an object
    * larger than that is not read: `tooLarge` then gives its size.

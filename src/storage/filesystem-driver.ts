@@ -17,6 +17,12 @@ export interface FilesystemDriverOptions {
   fs?: StorageFs;
 }
 
+/**
+ * Files stat'ed together when a shape names them: a blob store's two-hex folder holds thousands;
+ * a slice at a time keeps what is read young for the garbage collector and the disk busy.
+ */
+const STAT_SLICE = 512;
+
 /** One directory read: its files (stat'ed) and its subdirectories, each sorted by name. */
 interface Level {
   files: StoredObject[];
@@ -60,9 +66,14 @@ export class FilesystemDriver implements StorageDriver {
     return listing;
   }
 
-  /** Depth first in key order (`a-b` before `a/`), each level's subdirectories read ahead in slices. */
-  async *listObjects(prefix: string): AsyncGenerator<StoredObject> {
-    yield* this.walk(prefix, await this.readLevel(prefix));
+  /**
+   * Depth first in key order (`a-b` before `a/`), subdirectories read ahead. With a shape, only
+   * the folders it allows are listed and its last part, when a name, is stat'ed directly: a
+   * revision link or blob costs one stat, not a listing of its folder and a stat.
+   */
+  async *listObjects(prefix: string, shape?: readonly string[]): AsyncGenerator<StoredObject> {
+    if (shape === undefined || shape.length === 0) yield* this.walk(prefix, await this.readLevel(prefix));
+    else yield* this.walkShape(prefix, shape);
   }
 
   async get(key: string, maxBytes?: number): Promise<StoredContent | { tooLarge: number } | undefined> {
@@ -111,6 +122,27 @@ export class FilesystemDriver implements StorageDriver {
       yield* this.walk(dirKey, child);
     }
     while (file < level.files.length) yield level.files[file++]!;
+  }
+
+  private async *walkShape(prefix: string, shape: readonly string[]): AsyncGenerator<StoredObject> {
+    const [part, ...rest] = shape as [string, ...string[]];
+    if (rest.length === 0) {
+      if (part === "*") yield* (await this.readLevel(prefix)).files;
+      else yield* await this.statFiles(prefix, [part]);
+      return;
+    }
+    if (part !== "*") return yield* this.walkShape(`${prefix}${part}/`, rest);
+    // Every key below has the same depth: folders in the order of `name/`, which is key order.
+    const dirs = (await this.readLevel(prefix)).dirs.sort((a, b) => compare(`${a}/`, `${b}/`));
+    const [next, ...deeper] = rest as [string, ...string[]];
+    if (deeper.length === 0 && next !== "*") {
+      // The folders just above the named objects: stat them a slice at a time, in order.
+      for (let start = 0; start < dirs.length; start += STAT_SLICE) {
+        yield* await this.statFiles(prefix, dirs.slice(start, start + STAT_SLICE).map((dir) => `${dir}/${next}`));
+      }
+      return;
+    }
+    for (const dir of dirs) yield* this.walkShape(`${prefix}${dir}/`, rest);
   }
 
   /** A directory's files with their stats and its subdirectories; symbolic links are not followed. */

@@ -9,7 +9,7 @@ import type { RepositorySnapshot, StorageWarning, TagState } from "../core/types
 import { listBlobs } from "./blobs.js";
 import { describeStorageError, type StorageDriver, type StoredObject } from "./driver.js";
 import { blobDataKey, revisionLinkKey, revisionsPrefix } from "./layout.js";
-import { type ReadContext, readRevisions } from "./revisions.js";
+import { type ReadContext, readRevisions, REVISION_LINK_SHAPE } from "./revisions.js";
 import type { RevisionStats, StorageReader } from "./storage-reader.js";
 import { readTagState, tagWarnings } from "./tags.js";
 import { walkRepositories } from "./walk.js";
@@ -110,7 +110,7 @@ export class RegistryStorage implements StorageReader {
   private async listLinks(base: string): Promise<RevisionStats["links"]> {
     const found: Array<{ digest: Digest; object: StoredObject }> = [];
     try {
-      for await (const object of this.driver.listObjects(base)) {
+      for await (const object of this.driver.listObjects(base, REVISION_LINK_SHAPE)) {
         const digest = linkDigest(base, object);
         if (digest) found.push({ digest, object });
       }

@@ -20,6 +20,9 @@ export interface RevisionScan {
   warnings: StorageWarning[];
 }
 
+/** Below `_manifests/revisions/`: `<alg>/<hex>/link`. */
+export const REVISION_LINK_SHAPE = ["*", "*", "link"] as const;
+
 // The algorithms digest.ts accepts; other directories cannot hold revisions the registry serves.
 const ALGORITHMS = new Set(["sha256", "sha512"]);
 
@@ -56,7 +59,7 @@ async function findRevisionLinks(context: ReadContext, name: RepositoryName, war
     warnings.push({ path: driver.describe(at), message });
   };
   try {
-    for await (const object of driver.listObjects(prefix)) {
+    for await (const object of driver.listObjects(prefix, REVISION_LINK_SHAPE)) {
       const [algorithm = "", hex = "", file, ...deeper] = object.key.slice(prefix.length).split("/");
       if (!ALGORITHMS.has(algorithm)) {
         warnOnce(`${prefix}${algorithm}`, `Unknown digest algorithm directory "${algorithm}" in ${name}; skipped.`);
