@@ -95,28 +95,30 @@ async function readRevision(context: ReadContext, name: RepositoryName, found: F
     }
   }
   const revision: Revision = { digest: found.digest, linkedAt: Math.floor(found.modifiedMs) };
-  const blobKey = blobDataKey(found.digest);
+  const problem = await readManifest(context, revision);
+  if (problem === undefined) return { revision, warnings: [] };
+  revision.problem = problem;
+  return { revision, warnings: [{ path: driver.describe(blobDataKey(found.digest)), message: `Manifest ${revision.digest} of ${name}: ${problem}.` }] };
+}
+
+/** Reads and parses the manifest blob into `revision`; returns why it could not be, if so. */
+async function readManifest(context: ReadContext, revision: Revision): Promise<string | undefined> {
+  const { driver } = context;
+  const where = (): string => driver.describe(blobDataKey(revision.digest));
   let bytes: Buffer;
   try {
-    const read = await driver.get(blobKey);
-    if (read === undefined || "tooLarge" in read) {
-      revision.problem = `its manifest blob ${driver.describe(blobKey)} is missing`;
-      return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
-    }
+    const read = await driver.get(blobDataKey(revision.digest));
+    if (read === undefined || "tooLarge" in read) return `its manifest blob ${where()} is missing`;
     bytes = read.bytes;
   } catch (error) {
     rethrowUnavailable(error);
-    revision.problem = `its manifest blob ${driver.describe(blobKey)} could not be read: ${describeStorageError(error)}`;
-    return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
+    return `its manifest blob ${where()} could not be read: ${describeStorageError(error)}`;
   }
   revision.manifestSize = bytes.length;
   const parsed = parseManifest(bytes);
-  if (!parsed.ok) {
-    revision.problem = `its manifest blob ${driver.describe(blobKey)} could not be parsed: ${parsed.problem}`;
-    return { revision, warnings: [manifestWarning(name, revision, driver.describe(blobKey))] };
-  }
+  if (!parsed.ok) return `its manifest blob ${where()} could not be parsed: ${parsed.problem}`;
   revision.manifest = share(context, parsed.manifest);
-  return { revision, warnings: [] };
+  return undefined;
 }
 
 /**
@@ -139,8 +141,4 @@ function share(context: ReadContext, manifest: ParsedManifest): ParsedManifest {
   manifest.mediaType = one(manifest.mediaType);
   for (const child of manifest.children) if (child.mediaType !== undefined) child.mediaType = one(child.mediaType);
   return manifest;
-}
-
-function manifestWarning(name: RepositoryName, revision: Revision, blobPath: string): StorageWarning {
-  return { path: blobPath, message: `Manifest ${revision.digest} of ${name}: ${revision.problem}.` };
 }
