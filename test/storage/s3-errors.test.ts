@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { s3Address } from "../../src/storage/s3/s3-client.js";
 import { describeSource } from "../../src/storage/s3/s3-credentials.js";
 import { S3RequestFailure, S3ResponseError, classifyS3Failure } from "../../src/storage/s3/s3-errors.js";
-import { readError } from "../../src/storage/s3/s3-messages.js";
+import { readError, rootError } from "../../src/storage/s3/s3-messages.js";
 import { encodeKeyPath, s3Encode } from "../../src/storage/s3/s3-sign.js";
 import type { S3Settings } from "../../src/storage/s3/settings.js";
 import { StorageReadError, StorageUnavailableError } from "../../src/storage/driver.js";
@@ -52,6 +52,17 @@ describe("readError", () => {
     const refused = readError(failure(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }), 4), context, "s3:GetObject");
     expect(refused.message).toMatch(/did not answer after 4 attempts \(ECONNREFUSED\)\. Nothing/);
     expect(readError(failure(new S3ResponseError(403, "ExpiredToken", "expired")), context, "s3:GetObject")).toBeInstanceOf(StorageUnavailableError);
+  });
+});
+
+describe("rootError", () => {
+  it("names the permissions a refused listing needs, for a root at the bucket's top too", () => {
+    const refusal = new S3RequestFailure("s3://b/", "https://b.s3.eu-west-1.amazonaws.com", 1, { cause: new S3ResponseError(403, "AccessDenied", "Access Denied") });
+    const context = { bucket: "b", location: "s3://b/", source: "an instance role (EC2 instance metadata)", customEndpoint: false };
+    expect(rootError(refusal, context).message).toBe(
+      'Access denied to bucket "b" at https://b.s3.eu-west-1.amazonaws.com (403 AccessDenied: Access Denied). The credentials from an instance role ' +
+        "(EC2 instance metadata) need s3:ListBucket on the bucket and s3:GetObject on s3://b/*: grant them in the bucket or IAM policy.",
+    );
   });
 });
 

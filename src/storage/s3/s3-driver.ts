@@ -9,7 +9,7 @@ import type { Listing, StorageDriver, StoredContent, StoredObject } from "../dri
 import { S3Client, type S3Answer, type S3Call, type S3ClientOptions } from "./s3-client.js";
 import { createCredentialProvider, type S3CredentialProvider } from "./s3-credentials.js";
 import { S3RequestFailure } from "./s3-errors.js";
-import { readError, rootError, unreadable, type S3MessageContext } from "./s3-messages.js";
+import { everyObject, readError, rootError, unreadable, type S3MessageContext } from "./s3-messages.js";
 import { parseListPage, type ListPage } from "./s3-xml.js";
 import type { S3Settings } from "./settings.js";
 
@@ -71,7 +71,7 @@ export class S3Driver implements StorageDriver {
         const source = this.#context.source;
         throw new UsageError(
           `The credentials from ${source} may list bucket "${this.#settings.bucket}" at ${this.endpoint} but not read its objects ` +
-            `(${error.reason} for s3://${this.#settings.bucket}/${key}). Grant s3:GetObject on ${this.location}/* in the bucket or IAM policy.`,
+            `(${error.reason} for s3://${this.#settings.bucket}/${key}). Grant s3:GetObject on ${everyObject(this.location)} in the bucket or IAM policy.`,
           { cause: error },
         );
       }

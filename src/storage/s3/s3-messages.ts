@@ -40,7 +40,7 @@ function rootAnswerText(failure: S3RequestFailure, context: S3MessageContext): s
     case "AccessDenied":
       return (
         `Access denied to ${at} (${answer}). The credentials from ${source} need s3:ListBucket on the bucket ` +
-        `and s3:GetObject on ${context.location}/*: grant them in the bucket or IAM policy.`
+        `and s3:GetObject on ${everyObject(context.location)}: grant them in the bucket or IAM policy.`
       );
     case "NoSuchBucket":
       return `There is no bucket "${bucket}" at ${failure.endpoint} (${answer}). Check bucket in the registry config's storage.s3 section (or --storage s3://…)${context.customEndpoint ? ` and regionendpoint` : ` and region`}.`;
@@ -56,6 +56,11 @@ function rootAnswerText(failure: S3RequestFailure, context: S3MessageContext): s
   }
   if (failure.exhausted) return unavailableText(failure, context);
   return `S3 refused to list ${at} (${answer}). Check the bucket, the credentials from ${source}, and the endpoint.`;
+}
+
+/** `s3://bucket/root/*`, or `s3://bucket/*` for a storage at the bucket's top. */
+export function everyObject(location: string): string {
+  return location.endsWith("/") ? `${location}*` : `${location}/*`;
 }
 
 function rootNetworkText(failure: S3RequestFailure, context: S3MessageContext): string {
