@@ -13,7 +13,8 @@ type Kind = "string" | "boolean";
 
 /** Option key -> its kind. Key names are commander's camelCase attribute names. */
 export const ENV_OPTIONS: Record<Exclude<keyof RawOptions, "password">, Kind> = {
-  gitlabServer: "string", registryServer: "string", registryPath: "string", credentialsFile: "string",
+  gitlabServer: "string", registryServer: "string", registryPath: "string", storage: "string",
+  s3Endpoint: "string", s3Region: "string", credentialsFile: "string",
   user: "string", dryRun: "boolean", insecure: "boolean", minAge: "string", concurrency: "string",
   yes: "boolean", registryConfig: "string", caCert: "string", journal: "string", json: "boolean",
   output: "string", quiet: "boolean", verbose: "boolean", color: "boolean", gc: "boolean", gcCommand: "string",

@@ -29,8 +29,7 @@ import { DEFAULT_GC_COMMAND, resolveOptions, type RawOptions, type ResolvedOptio
 import { Output } from "./output.js";
 import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
-import { FilesystemDriver } from "../storage/filesystem-driver.js";
-import { OMNIBUS_STORAGE_ROOT } from "../storage/storage-root.js";
+import { chooseStorage, type StorageChoice } from "./storage-backends.js";
 import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
 import { connect, onSignals } from "./wiring.js";
@@ -58,7 +57,7 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
     const document = buildJsonDocument({
       version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
       gitlabServer: options.gitlabUrl.href, registryServer: options.registryUrl.href,
-      registryPath: run.storage?.location ?? options.registryPath ?? null,
+      registryPath: run.storage?.location ?? options.registryPath ?? options.storage ?? null,
       storage: run.storage ?? null,
       username: run.username ?? options.user, minAgeSeconds: options.minAgeMs / 1000,
     }, run.report, output.outcomes, output.warnings, {
@@ -82,7 +81,7 @@ interface RunResult {
 async function cleanupRun(options: ResolvedOptions, runId: string, result: Partial<RunResult>): Promise<void> {
   // Before any password prompt: a wrong path or a missing sudo should not cost typing a password.
   const config = await readRegistryConfig(options.registryConfig);
-  const choice = { driver: new FilesystemDriver(options.registryPath ?? OMNIBUS_STORAGE_ROOT), reading: "filesystem" };
+  const choice = chooseStorage({ ...options, config });
   const preflight = buildPreflight({ driver: choice.driver, reading: choice.reading, config });
   await preflight();
   const storageLine = result.storage = await storageInfo(choice);
@@ -118,6 +117,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
     }
   } finally {
     await dispatcher.close().catch(() => {});
+    await choice.close?.().catch(() => {});
   }
 }
 
@@ -138,8 +138,8 @@ interface StorageInfo {
   credentials: string | null;
 }
 
-async function storageInfo(choice: { driver: FilesystemDriver; reading: string }): Promise<StorageInfo> {
-  return { location: choice.driver.location, driver: choice.reading, credentials: null };
+async function storageInfo(choice: StorageChoice): Promise<StorageInfo> {
+  return { location: choice.driver.location, driver: choice.reading, credentials: (await choice.credentialSource?.()) ?? null };
 }
 
 async function garbageCollection(options: ResolvedOptions, storage: StorageReader): Promise<GcResult | undefined> {

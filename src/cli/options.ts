@@ -20,6 +20,9 @@ export interface RawOptions {
   gitlabServer?: string;
   registryServer?: string;
   registryPath?: string;
+  storage?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
   credentialsFile?: string;
   user?: string;
   password?: string;
@@ -44,7 +47,12 @@ export interface RawOptions {
 export interface ResolvedOptions {
   gitlabUrl: URL;
   registryUrl: URL;
-  registryPath: string;
+  /** -p, when given; otherwise the registry config's rootdirectory or the omnibus default (cli/storage-backends.ts). */
+  registryPath?: string;
+  /** --storage: a bucket, `s3://<bucket>/<rootdirectory>`, with its endpoint and region. */
+  storage?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
   credentialsFile?: string;
   user: string;
   /** Given with --password (visible in the process list: a warning is printed). */
@@ -76,7 +84,6 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     gitlabUrl: parseServer(raw.gitlabServer, "-g/--gitlab-server", insecure),
     registryUrl: parseServer(raw.registryServer, "-r/--registry-server", insecure),
-    registryPath: nonEmpty(raw.registryPath, "-p/--registry-path") ?? DEFAULT_REGISTRY_PATH,
     user: nonEmpty(raw.user, "-u/--user") ?? DEFAULT_USER,
     dryRun: raw.dryRun === true,
     insecure,
@@ -93,6 +100,7 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
   };
   if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");
   if (resolved.gc && resolved.dryRun) throw new UsageError("--gc runs garbage collection after deleting: it makes no sense with -n/--dry-run.");
+  Object.assign(resolved, resolveStorage(raw));
   const output = nonEmpty(raw.output, "--output");
   if (output !== undefined) resolved.output = output;
   const credentialsFile = nonEmpty(raw.credentialsFile, "-c/--credentials-file");
@@ -103,6 +111,32 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
   const journal = nonEmpty(raw.journal, "--journal");
   if (journal !== undefined) resolved.journal = journal;
   return resolved;
+}
+
+/** -p or --storage (with --s3-endpoint and --s3-region), never both. */
+function resolveStorage(raw: RawOptions): Pick<ResolvedOptions, "registryPath" | "storage" | "s3Endpoint" | "s3Region"> {
+  const registryPath = nonEmpty(raw.registryPath, "-p/--registry-path");
+  const storage = nonEmpty(raw.storage, "--storage");
+  const s3Endpoint = nonEmpty(raw.s3Endpoint, "--s3-endpoint");
+  const s3Region = nonEmpty(raw.s3Region, "--s3-region");
+  if (registryPath !== undefined && storage !== undefined) {
+    throw new UsageError(
+      "-p/--registry-path and --storage both name the storage: keep -p for a registry on this machine's disk, " +
+        "or --storage s3://<bucket>/<rootdirectory> for a registry on S3.",
+    );
+  }
+  if (storage !== undefined && !/^s3:\/\//i.test(storage.trim())) {
+    throw new UsageError(`Invalid --storage "${storage}": it takes s3://<bucket>/<rootdirectory>; give a path on disk with -p instead.`);
+  }
+  if (storage === undefined && (s3Endpoint !== undefined || s3Region !== undefined)) {
+    throw new UsageError(`${s3Endpoint !== undefined ? "--s3-endpoint" : "--s3-region"} goes with --storage s3://<bucket>/<rootdirectory>.`);
+  }
+  return {
+    ...(registryPath === undefined ? {} : { registryPath }),
+    ...(storage === undefined ? {} : { storage: storage.trim() }),
+    ...(s3Endpoint === undefined ? {} : { s3Endpoint }),
+    ...(s3Region === undefined ? {} : { s3Region }),
+  };
 }
 
 /**

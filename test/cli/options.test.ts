@@ -82,7 +82,6 @@ describe("resolveOptions", () => {
     expect(resolveOptions(BASE)).toMatchObject({
       gitlabUrl: new URL("https://gitlab.example.com"),
       registryUrl: new URL("https://registry.example.com"),
-      registryPath: DEFAULT_REGISTRY_PATH,
       user: "root",
       dryRun: false,
       insecure: false,
@@ -92,6 +91,9 @@ describe("resolveOptions", () => {
       registryConfig: DEFAULT_REGISTRY_CONFIG,
       json: false,
     });
+    // Not given: the storage comes from the registry config, else this default (cli/storage-backends.ts).
+    expect(resolveOptions(BASE).registryPath).toBeUndefined();
+    expect(DEFAULT_REGISTRY_PATH).toBe("/var/opt/gitlab/gitlab-rails/shared/registry");
   });
 
   it("-k applies to both servers", () => {
@@ -137,6 +139,17 @@ describe("resolveOptions", () => {
     [{ registryServer: undefined }, "Missing -r/--registry-server"],
   ] as Array<[RawOptions, string]>)("refuses %j", (raw, message) => {
     expect(refusal(() => resolveOptions({ ...BASE, ...raw })).message).toContain(message);
+  });
+
+  it("takes a bucket with --storage, its endpoint and region, and refuses it next to -p", () => {
+    expect(resolveOptions({ ...BASE, storage: " s3://bucket/registry ", s3Endpoint: "http://127.0.0.1:7480", s3Region: "eu-west-1" }))
+      .toMatchObject({ storage: "s3://bucket/registry", s3Endpoint: "http://127.0.0.1:7480", s3Region: "eu-west-1" });
+    expect(refusal(() => resolveOptions({ ...BASE, storage: "s3://b", registryPath: "/srv/registry" })).message)
+      .toContain("-p/--registry-path and --storage both name the storage: keep -p for a registry on this machine's disk");
+    expect(refusal(() => resolveOptions({ ...BASE, storage: "/srv/registry" })).message)
+      .toContain('Invalid --storage "/srv/registry": it takes s3://<bucket>/<rootdirectory>; give a path on disk with -p instead.');
+    expect(refusal(() => resolveOptions({ ...BASE, s3Endpoint: "http://127.0.0.1:7480" })).message)
+      .toBe("--s3-endpoint goes with --storage s3://<bucket>/<rootdirectory>.");
   });
 
   it("keeps optional values only when given", () => {

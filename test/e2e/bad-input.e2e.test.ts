@@ -123,12 +123,25 @@ const rows: Row[] = [
     args: async () => cli({ "--registry-config": await registryConfig("db.yml", (c) => (c.database = { enabled: true })) }),
   },
   {
-    name: "config uses another storage driver", code: 3, stderr: 'The registry config uses the "s3" storage driver',
+    name: "-p with a config on S3", code: 2, stderr: "-p/--registry-path names a storage path, but the registry config",
     args: async () => cli({
       "--registry-config": await registryConfig("s3.yml", (c) => {
         c.storage = { s3: { bucket: "b", region: "r" }, delete: { enabled: true } };
       }),
     }),
+  },
+  {
+    name: "config uses a storage driver not supported yet", code: 3,
+    stderr: 'uses the "gcs" (Google Cloud Storage) storage driver, which this tool does not support yet',
+    args: async () => cli({
+      "--registry-config": await registryConfig("gcs.yml", (c) => {
+        c.storage = { gcs: { bucket: "b" }, delete: { enabled: true } };
+      }),
+    }),
+  },
+  {
+    name: "-p with --storage", code: 2, stderr: "-p/--registry-path and --storage both name the storage",
+    args: () => cli({}, "--storage", "s3://bucket/registry"),
   },
   {
     name: "--registry-config missing and no lockfiles", code: 3, args: () => cli({ "--registry-config": "/nonexistent/config.yml" }),
