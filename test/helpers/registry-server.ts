@@ -2,7 +2,8 @@
  * Launches the real distribution registry (Debian `docker-registry`, 2.8.2) on a loopback port
  * with token auth pointing at the GitLab stand-in, so adapter tests talk to the binary rather than
  * an imitation (STYLE.md habit 11). Everything is async: the stand-in answering the registry's
- * clients runs in the same process.
+ * clients runs in the same process. Storage is a directory by default, or a bucket of a real S3
+ * server (see s3-server.ts) with the `storage` option.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -35,18 +36,44 @@ export interface RegistryOptions {
   dir?: string;
   /** Serve HTTPS with this PEM certificate and key (`http.tls`); the URL is then `https://`. */
   tls?: { certPath: string; keyPath: string };
+  /** Store in a bucket (`storage.s3`) instead of `<dir>/storage` (`storage.filesystem`). */
+  storage?: RegistryStorage;
+  /**
+   * Extra environment for `serve` (e.g. AWS_ACCESS_KEY_ID for credentials from the environment).
+   * The child never inherits AWS_CA_BUNDLE, which makes the S3 driver panic; set it here to test that.
+   */
+  env?: Record<string, string>;
 }
 
-/** A running registry process. */
-export interface RegistryServer {
+/** Where a registry on S3 keeps its tree; written as the config's `storage.s3` section. */
+export interface S3RegistryStorage {
+  /** `regionendpoint`, e.g. `http://127.0.0.1:41234`; implies path-style addressing in 2.8. */
+  endpoint: string;
+  region: string;
+  bucket: string;
+  /** `accesskey` / `secretkey`; leave both out for the driver's credential chain (env, files, IAM role). */
+  accessKey?: string;
+  secretKey?: string;
+  /** `rootdirectory`: `/` (default) or a prefix such as `/registry`. */
+  rootDirectory?: string;
+  /** `secure`; default true for an `https://` endpoint and false for `http://`. */
+  secure?: boolean;
+}
+
+export interface RegistryStorage {
+  s3: S3RegistryStorage;
+}
+
+/** What every running registry offers, whatever its storage. */
+export interface RunningRegistry {
   /** e.g. `http://127.0.0.1:41234` (`https://` with the `tls` option). */
   url: string;
   port: number;
   /** `127.0.0.1:<port>`, for image references such as skopeo's `docker://` ones. */
   host: string;
-  /** `storage.filesystem.rootdirectory`: the `docker/registry/v2` tree lives under it. */
-  storageRoot: string;
   configPath: string;
+  /** The extra environment it runs with (the `env` option), to give `garbageCollect` the same. */
+  env: Record<string, string>;
   /** What the process wrote to stderr so far (bounded), for diagnostics. */
   stderr(): string;
   /** The running process's pid (undefined while stopped), e.g. to read its CPU time in a benchmark. */
@@ -59,22 +86,38 @@ export interface RegistryServer {
   dispose(): Promise<void>;
 }
 
+/** A registry on the filesystem driver (the default). */
+export interface RegistryServer extends RunningRegistry {
+  /** `storage.filesystem.rootdirectory`: the `docker/registry/v2` tree lives under it. */
+  storageRoot: string;
+}
+
+/** A registry on the S3 driver: no directory holds its tree, the bucket does, under `rootDirectory`. */
+export interface S3RegistryServer extends RunningRegistry {
+  s3: S3RegistryStorage & { rootDirectory: string };
+}
+
 /** Writes a config and starts `docker-registry serve`; resolves once `GET /v2/` answers 401. */
-export async function startRegistry(options: RegistryOptions): Promise<RegistryServer> {
+export async function startRegistry(options: RegistryOptions & { storage: RegistryStorage }): Promise<S3RegistryServer>;
+export async function startRegistry(options: RegistryOptions & { storage?: undefined }): Promise<RegistryServer>;
+export async function startRegistry(options: RegistryOptions): Promise<RegistryServer | S3RegistryServer>;
+export async function startRegistry(options: RegistryOptions): Promise<RegistryServer | S3RegistryServer> {
   await assertBinary();
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "registry-")));
-  const storageRoot = join(dir, "storage");
-  await mkdir(storageRoot, { recursive: true });
+  const s3 = options.storage?.s3;
+  const storageRoot = s3 ? undefined : join(dir, "storage");
+  if (storageRoot) await mkdir(storageRoot, { recursive: true });
   const port = await freePort();
   const configPath = join(dir, "config.yml");
   await writeFile(configPath, registryConfig(options, storageRoot, port));
   const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const env = { ...options.env };
   let child: ChildProcess | undefined;
   let stderr = "";
   const launch = async (): Promise<void> => {
     stderr = "";
-    child = spawn(REGISTRY_BINARY, ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn(REGISTRY_BINARY, ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"], env: registryEnv(env) });
     child.once("error", (error) => {
       stderr += `\nspawn failed: ${error.message}`;
     });
@@ -93,12 +136,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
     if (ownsDir) await rm(dir, { recursive: true, force: true });
     throw error;
   });
-  return {
+  const server: RunningRegistry = {
     url,
     port,
     host: `127.0.0.1:${port}`,
-    storageRoot,
     configPath,
+    env,
     stderr: () => stderr,
     pid: () => child?.pid,
     stop,
@@ -111,18 +154,21 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
       if (ownsDir) await rm(dir, { recursive: true, force: true });
     },
   };
+  return s3 ? { ...server, s3: { ...s3, rootDirectory: s3.rootDirectory ?? "/" } } : { ...server, storageRoot: storageRoot! };
 }
 
 /**
  * Runs plain `docker-registry garbage-collect <config>` and returns its output. Never with
  * `--delete-untagged`: in 2.8.2 it deletes platform manifests of tagged indexes (GITLAB.md §11).
- * Stop the registry first when the test needs a consistent result.
+ * Stop the registry first when the test needs a consistent result. `env` is added to the
+ * child's environment (pass the server's `env` for a registry whose S3 keys come from there).
  */
-export async function garbageCollect(configPath: string): Promise<string> {
+export async function garbageCollect(configPath: string, env: Record<string, string> = {}): Promise<string> {
   await assertBinary();
   try {
     const { stdout, stderr } = await execFileAsync(REGISTRY_BINARY, ["garbage-collect", configPath], {
       maxBuffer: 64 * 1024 * 1024,
+      env: registryEnv(env),
     });
     return stdout + stderr;
   } catch (error) {
@@ -132,20 +178,25 @@ export async function garbageCollect(configPath: string): Promise<string> {
 }
 
 /** Rewrites `storage.delete.enabled` in the running registry's config and restarts it. */
-export async function setDeleteEnabled(server: RegistryServer, enabled: boolean): Promise<void> {
+export async function setDeleteEnabled(server: RunningRegistry, enabled: boolean): Promise<void> {
   const config = parse(await readFile(server.configPath, "utf8")) as { storage: { delete: { enabled: boolean } } };
   config.storage.delete.enabled = enabled;
   await writeFile(server.configPath, stringify(config));
   await server.restart();
 }
 
-/** The registry config: token auth against the stand-in, filesystem storage, no background jobs. */
-export function registryConfig(options: RegistryOptions, storageRoot: string, port: number): string {
+/**
+ * The registry config: token auth against the stand-in, no background jobs, and storage in
+ * `storageRoot` or, with the `storage` option, in the bucket (`storageRoot` is then unused).
+ */
+export function registryConfig(options: RegistryOptions, storageRoot: string | undefined, port: number): string {
+  const s3 = options.storage?.s3;
+  if (!s3 && storageRoot === undefined) throw new Error("registryConfig: filesystem storage needs a storageRoot");
   return stringify({
     version: 0.1,
     log: { level: "warn", formatter: "text", accesslog: { disabled: true } },
     storage: {
-      filesystem: { rootdirectory: storageRoot },
+      ...(s3 ? { s3: s3Section(s3) } : { filesystem: { rootdirectory: storageRoot } }),
       delete: { enabled: options.deleteEnabled ?? true },
       // Upload purging would walk the storage in the background and race with tests of the tree.
       maintenance: { uploadpurging: { enabled: false } },
@@ -164,6 +215,32 @@ export function registryConfig(options: RegistryOptions, storageRoot: string, po
       },
     },
   });
+}
+
+/** `storage.s3` as distribution 2.8 reads it; keys only when given, else its credential chain applies. */
+function s3Section(s3: S3RegistryStorage): Record<string, unknown> {
+  return {
+    regionendpoint: s3.endpoint,
+    region: s3.region,
+    bucket: s3.bucket,
+    ...(s3.accessKey === undefined ? {} : { accesskey: s3.accessKey }),
+    ...(s3.secretKey === undefined ? {} : { secretkey: s3.secretKey }),
+    rootdirectory: s3.rootDirectory ?? "/",
+    secure: s3.secure ?? !s3.endpoint.startsWith("http:"),
+    v4auth: true,
+  };
+}
+
+/**
+ * The child's environment: ours without AWS_CA_BUNDLE, plus `extra`. These machines set it, and
+ * with the s3 driver aws-sdk-go v1 then panics at `serve` (LoadCustomCABundleError: the registry
+ * wraps the HTTP transport). `garbage-collect` survived it in a check here but is spared it too:
+ * no storage of these tests needs it.
+ */
+function registryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.AWS_CA_BUNDLE;
+  return { ...env, ...extra };
 }
 
 async function assertBinary(): Promise<void> {
