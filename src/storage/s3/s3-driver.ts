@@ -210,10 +210,10 @@ export class S3Driver implements StorageDriver {
     );
   }
 
-  /** A listed object, keyed below the root, its time in whole seconds as HEAD and GET give it. */
+  /** A listed object, keyed below the root, its time as {@link endOfSecond} gives it. */
   #stored(object: { key: string; size: number; modifiedMs: number }): StoredObject {
     const key = object.key.slice(this.#settings.rootDirectory.length);
-    return { key, size: object.size, modifiedMs: Math.floor(object.modifiedMs / 1000) * 1000 };
+    return { key, size: object.size, modifiedMs: endOfSecond(object.modifiedMs) };
   }
 }
 
@@ -235,5 +235,15 @@ function compare(a: string, b: string): number {
 function lastModified(answer: S3Answer): number | undefined {
   const header = answer.headers["last-modified"];
   const ms = typeof header === "string" ? Date.parse(header) : NaN;
-  return Number.isNaN(ms) ? undefined : ms;
+  return Number.isNaN(ms) ? undefined : endOfSecond(ms);
+}
+
+/**
+ * An object's time as the last millisecond of its second. HEAD and GET give whole seconds, AWS's
+ * listings too, some servers' listings milliseconds: one value for all of them, and the later
+ * end of the second, the safe one for every use (a manifest judged younger is kept; a link
+ * written just after a scan began must not look older than the scan).
+ */
+function endOfSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000 + 999;
 }
