@@ -36,6 +36,11 @@ export interface UnreadableTag {
 export interface TagState {
   /** tag -> digest its `current/link` points at. */
   tags: Map<string, Digest>;
+  /**
+   * tag -> when it was last pointed at its digest (its `current/link`'s modification time, ms),
+   * where the storage told it. Retention rules date tags by it; a tag without one is never expired.
+   */
+  tagPushedAt?: Map<string, number>;
   unreadableTags: UnreadableTag[];
 }
 

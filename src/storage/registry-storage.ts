@@ -56,6 +56,7 @@ export class RegistryStorage implements StorageReader {
       name,
       revisions: scan.revisions,
       tags: tags.tags,
+      ...(tags.tagPushedAt ? { tagPushedAt: tags.tagPushedAt } : {}),
       unreadableTags: tags.unreadableTags,
       warnings: [...scan.warnings, ...tagWarnings(name, tags.unreadableTags)],
     };

@@ -14,7 +14,7 @@ import type { ReadContext } from "./revisions.js";
  */
 export const ALL_TAGS = "*";
 
-type TagRead = { tag: string; digest?: Digest; unreadable?: UnreadableTag };
+type TagRead = { tag: string; digest?: Digest; pushedAt?: number; unreadable?: UnreadableTag };
 
 /** Reads the tags of `name`, sorted by tag. Tags deleted meanwhile are absent, not errors. */
 export async function readTagState(context: ReadContext, name: RepositoryName): Promise<TagState> {
@@ -30,7 +30,7 @@ export async function readTagState(context: ReadContext, name: RepositoryName): 
     return { tags: new Map(), unreadableTags: [{ tag: ALL_TAGS, path: driver.describe(prefix.slice(0, -1)), problem }] };
   }
   const reads = await mapLimit(listing.prefixes, context.concurrency, (tag) => readTag(context, name, tag));
-  const state: TagState = { tags: new Map(), unreadableTags: [] };
+  const state: TagState = { tags: new Map(), tagPushedAt: new Map(), unreadableTags: [] };
   // The registry follows a symbolic link where this reader does not: what it names is unknown here.
   for (const other of listing.others) {
     const path = driver.describe(`${prefix}${other.name}`);
@@ -38,6 +38,7 @@ export async function readTagState(context: ReadContext, name: RepositoryName): 
   }
   for (const read of reads) {
     if (read.digest) state.tags.set(read.tag, read.digest);
+    if (read.digest && read.pushedAt !== undefined) state.tagPushedAt!.set(read.tag, read.pushedAt);
     if (read.unreadable) state.unreadableTags.push(read.unreadable);
   }
   return state;
@@ -49,7 +50,7 @@ async function readTag(context: ReadContext, name: RepositoryName, tag: string):
   // A tag directory without current/link: the tag was deleted.
   if (link.kind === "missing") return { tag };
   if (link.kind === "bad") return { tag, unreadable: { tag, path: context.driver.describe(key), problem: `the link file ${link.problem}` } };
-  return { tag, digest: link.digest };
+  return link.modifiedMs === undefined ? { tag, digest: link.digest } : { tag, digest: link.digest, pushedAt: link.modifiedMs };
 }
 
 /** One warning per unreadable tag, for the repository snapshot. */

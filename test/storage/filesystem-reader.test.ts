@@ -213,6 +213,14 @@ describe("readRepository", () => {
     );
   });
 
+  it("dates each tag by its current/link's modification time", async () => {
+    const digest = await tree.push("group/app", imageManifest("a"), { tags: ["old", "new"] });
+    await tree.writeRaw(tagCurrentLinkPath(tree.root, "group/app", "old"), digest, new Date("2026-03-02T10:00:00Z"));
+    await tree.writeRaw(tagCurrentLinkPath(tree.root, "group/app", "new"), digest, new Date("2026-11-30T10:00:00.250Z"));
+    const { tagPushedAt } = await new FilesystemStorageReader(tree.root).readTags(repo("group/app"));
+    expect(tagPushedAt).toEqual(new Map([["new", Date.parse("2026-11-30T10:00:00.250Z")], ["old", Date.parse("2026-03-02T10:00:00Z")]]));
+  });
+
   it("skips tags without current/link, ignores tag history, and reports corrupt tag links", async () => {
     const digest = await tree.push("group/app", imageManifest("a"), { tags: ["good"] });
     await tree.mkdir(join(tagsDir(tree.root, "group/app"), "deleted", "index", "sha256"));
@@ -265,7 +273,7 @@ describe("readRepository", () => {
 
   it("returns an empty snapshot for a repository that vanished", async () => {
     const snapshot = await new FilesystemStorageReader(tree.root).readRepository(repo("gone/app"));
-    expect(snapshot).toEqual({ name: "gone/app", revisions: [], tags: new Map(), unreadableTags: [], warnings: [] });
+    expect(snapshot).toEqual({ name: "gone/app", revisions: [], tags: new Map(), tagPushedAt: new Map(), unreadableTags: [], warnings: [] });
   });
 
   it("reads a large repository with bounded concurrency", async () => {
