@@ -3,6 +3,8 @@
  * the scenarios of docs/performance.md, prints each measurement next to its target with PASS or
  * FAIL, and writes them as JSON under .bench/results/. Ratios compare with a reference measured
  * in the same run, because these machines are noisy. Environment: BENCH_SIZE, BENCH_SCENARIO.
+ * `--scenario s3` (a registry in a bucket of a real S3 server, bench/s3.ts) runs only when named:
+ * it needs Ceph and ~6 GB of RAM.
  */
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -13,10 +15,13 @@ import { promisify } from "node:util";
 import { deleteScenarios } from "./delete.js";
 import { cliArgs, runCliMeasured } from "./cli-run.js";
 import { BENCH_DIR, cachedStorage, modelsOf, startServers, type CachedStorage } from "./environment.js";
+import { s3Scenario } from "./s3.js";
 import type { SizeName } from "./model.js";
 
-const SCENARIOS = ["scan", "memory", "delete", "expiry"] as const;
+const SCENARIOS = ["scan", "memory", "delete", "expiry", "s3"] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** What runs without --scenario. */
+const DEFAULT_SCENARIOS: Scenario[] = ["scan", "memory", "delete", "expiry"];
 
 /** One line of the result table. */
 interface Row {
@@ -45,7 +50,7 @@ function parseArgs(argv: string[]): Args {
     return at >= 0 && argv[at + 1] ? argv[at + 1]! : process.env[env] ?? fallback;
   };
   const sizes = get("--size", "BENCH_SIZE", "M,L").split(",").map((s) => s.trim().toUpperCase() as SizeName);
-  const scenarios = get("--scenario", "BENCH_SCENARIO", SCENARIOS.join(",")).split(",").map((s) => s.trim() as Scenario);
+  const scenarios = get("--scenario", "BENCH_SCENARIO", DEFAULT_SCENARIOS.join(",")).split(",").map((s) => s.trim() as Scenario);
   for (const scenario of scenarios) if (!SCENARIOS.includes(scenario)) throw new Error(`unknown scenario ${scenario}: use ${SCENARIOS.join(", ")}`);
   return {
     sizes, scenarios,
@@ -57,8 +62,9 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** Which scenarios apply to a size: L is scan-only (no deletion), S and M everything. */
+/** Which scenarios apply to a size: L is scan-only (no deletion; too large for a RAM-backed bucket), S and M everything. */
 function applies(size: SizeName, scenario: Scenario): boolean {
+  if (scenario === "s3") return size !== "L";
   return size === "L" ? scenario === "scan" || scenario === "memory" : scenario !== "memory" || size !== "XS";
 }
 
@@ -178,6 +184,7 @@ async function main(): Promise<void> {
     if (wanted.includes("scan")) rows.push(...(await scanScenario(size, storage, args.rounds || (size === "L" ? 1 : 3))));
     if (wanted.includes("memory")) rows.push(...(await memoryScenario(size, storage, args.seed)));
     if (wanted.includes("delete") || wanted.includes("expiry")) rows.push(...(await deletionRows(size, storage, args)));
+    if (wanted.includes("s3")) rows.push(...(await s3Scenario(size, storage, modelsOf(size, args.seed), { rounds: args.rounds || 2, log })));
   }
   printTable(rows);
   await mkdir(join(BENCH_DIR, "results"), { recursive: true });
