@@ -1,21 +1,20 @@
 /**
  * The registry's HTTP API (`/v2`) over undici: tags, manifest GET/HEAD/DELETE/PUT, and the
- * authenticated ping. Tokens come from the TokenProvider; a 401 earns exactly one refresh.
+ * authenticated ping. Requests go through registry-transport.ts: retries, and exactly one token
+ * refresh on a 401.
  */
 import { createHash } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
 import { UsageError } from "../core/errors.js";
 import { MANIFEST_ACCEPT } from "../core/media-types.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { TokenProvider } from "../gitlab/ports.js";
-import { bearerAuthorization, displayUrl, headerValue, nextLinkTarget, readBody } from "./http.js";
+import { displayUrl, headerValue, nextLinkTarget } from "./http.js";
 import type { DeleteOutcome, FetchedManifest, RegistryApi, RegistryFacts } from "./ports.js";
-import {
-  DeletesDisabledError, RegistryError, describeManifest, errorFromNetwork, errorFromReply, parseRegistryErrors,
-} from "./registry-error.js";
-import { RETRYABLE_STATUSES, withRetry, type RetryPolicy } from "./retry.js";
+import { DeletesDisabledError, RegistryError, describeManifest, parseRegistryErrors } from "./registry-error.js";
+import { RegistryTransport, protectionOf, type RegistryCall as Call, type RegistryReply as Reply } from "./registry-transport.js";
+import type { RetryPolicy } from "./retry.js";
 
 export interface RegistryClientOptions {
   /** Where the registry serves `/v2/`, e.g. `https://registry.example.com` or `http://127.0.0.1:5000`. */
@@ -34,34 +33,16 @@ export interface ManifestHead {
   size: number;
 }
 
-interface Call {
-  method: "GET" | "HEAD" | "DELETE" | "PUT";
-  url: URL;
-  operation: string;
-  name: RepositoryName;
-  digest?: Digest;
-  headers?: Record<string, string>;
-  body?: Buffer;
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** Manifests are at most 4 MB in distribution; a page of 1000 tags is far smaller. */
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const TAGS_PAGE_SIZE = 1000;
 const GONE_CODES = new Set(["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
 
 /** The RegistryApi over HTTP. One instance serves the whole run and every repository. */
 export class RegistryClient implements RegistryApi {
   readonly #base: URL;
-  readonly #options: RegistryClientOptions;
+  readonly #transport: RegistryTransport;
 
   constructor(options: RegistryClientOptions) {
-    this.#options = options;
+    this.#transport = new RegistryTransport(options);
     const href = options.baseUrl.href;
     this.#base = new URL(href.endsWith("/") ? href : `${href}/`);
   }
@@ -70,14 +51,14 @@ export class RegistryClient implements RegistryApi {
   async ping(name: RepositoryName): Promise<RegistryFacts> {
     const url = new URL("v2/", this.#base);
     const call: Call = { method: "GET", url, name, operation: `checking the registry at ${displayUrl(url)}` };
-    const reply = await this.#call(call);
+    const reply = await this.#transport.call(call);
     if (reply.status === 404) {
       throw new UsageError(
         `${call.operation}: GET /v2/ answered 404, so ${displayUrl(this.#base)} does not look like a container registry. ` +
           "Give -r the registry's URL (e.g. registry.example.com or gitlab.example.com:5050), not GitLab's.",
       );
     }
-    if (reply.status !== 200) throw this.#failure(call, reply);
+    if (reply.status !== 200) throw this.#transport.failure(call, reply);
     const header = headerValue(reply.headers, "gitlab-container-registry-database-enabled")?.trim().toLowerCase();
     return header === "true" || header === "false" ? { databaseEnabled: header === "true" } : {};
   }
@@ -94,8 +75,8 @@ export class RegistryClient implements RegistryApi {
       }
       visited.add(url.href);
       const call: Call = { method: "GET", url, name, operation, headers: { accept: "application/json" } };
-      const reply = await this.#call(call);
-      if (reply.status !== 200) throw this.#failure(call, reply);
+      const reply = await this.#transport.call(call);
+      if (reply.status !== 200) throw this.#transport.failure(call, reply);
       tags.push(...parseTagPage(reply.body, call));
       url = this.#nextPage(reply, call);
     }
@@ -105,7 +86,7 @@ export class RegistryClient implements RegistryApi {
   /** 202 deleted; 404 MANIFEST_UNKNOWN already gone; 405 DeletesDisabledError; PROTECTED_MANIFEST skipped. */
   async deleteManifest(name: RepositoryName, digest: Digest): Promise<DeleteOutcome> {
     const call = this.#manifestCall("DELETE", name, digest, "deleting");
-    const reply = await this.#call(call);
+    const reply = await this.#transport.call(call);
     if (reply.status >= 200 && reply.status < 300) return { kind: "deleted" };
     const entries = parseRegistryErrors(reply.body);
     // A 404 without a registry code may come from a misrouted proxy: that is no proof of absence.
@@ -120,15 +101,15 @@ export class RegistryClient implements RegistryApi {
         ...(first ? { code: first.code } : {}),
       });
     }
-    throw this.#failure(call, reply);
+    throw this.#transport.failure(call, reply);
   }
 
   /** The manifest's bytes as stored (checked against the digest), or undefined on 404. */
   async getManifest(name: RepositoryName, digest: Digest): Promise<FetchedManifest | undefined> {
     const call = this.#manifestCall("GET", name, digest, "reading manifest", { accept: MANIFEST_ACCEPT });
-    const reply = await this.#call(call);
+    const reply = await this.#transport.call(call);
     if (reply.status === 404) return undefined;
-    if (reply.status !== 200) throw this.#failure(call, reply);
+    if (reply.status !== 200) throw this.#transport.failure(call, reply);
     // Never hand on bytes that are not the manifest asked for (a proxy's error page, a mix-up).
     const hex = createHash(digestAlgorithm(digest)).update(reply.body).digest("hex");
     if (hex !== digestHex(digest)) {
@@ -141,9 +122,9 @@ export class RegistryClient implements RegistryApi {
   /** HEAD of a manifest: its media type and size, or undefined on 404. Not part of RegistryApi. */
   async headManifest(name: RepositoryName, digest: Digest): Promise<ManifestHead | undefined> {
     const call = this.#manifestCall("HEAD", name, digest, "checking manifest", { accept: MANIFEST_ACCEPT });
-    const reply = await this.#call(call);
+    const reply = await this.#transport.call(call);
     if (reply.status === 404) return undefined;
-    if (reply.status !== 200) throw this.#failure(call, reply);
+    if (reply.status !== 200) throw this.#transport.failure(call, reply);
     const size = Number(headerValue(reply.headers, "content-length") ?? Number.NaN);
     return { mediaType: mediaTypeOf(reply) ?? "", size: Number.isFinite(size) ? size : 0 };
   }
@@ -155,8 +136,8 @@ export class RegistryClient implements RegistryApi {
   async putManifest(name: RepositoryName, digest: Digest, manifest: FetchedManifest): Promise<void> {
     const headers = { "content-type": manifest.mediaType };
     const call = { ...this.#manifestCall("PUT", name, digest, "uploading manifest", headers), body: manifest.bytes };
-    const reply = await this.#call(call);
-    if (reply.status < 200 || reply.status >= 300) throw this.#failure(call, reply);
+    const reply = await this.#transport.call(call);
+    if (reply.status < 200 || reply.status >= 300) throw this.#transport.failure(call, reply);
     const stored = headerValue(reply.headers, "docker-content-digest");
     if (stored !== undefined && stored !== digest) {
       throw new RegistryError({
@@ -173,49 +154,6 @@ export class RegistryClient implements RegistryApi {
     return { method, url, name, digest, operation, ...(headers ? { headers } : {}) };
   }
 
-  /** Sends with retries; on a 401 (other than PROTECTED_MANIFEST) asks for a fresh token once and repeats. */
-  #call(call: Call): Promise<Reply> {
-    const { tokens, signal, retry } = this.#options;
-    return withRetry(async () => {
-      let reply = await this.#exchange(call, await tokens.tokenFor(call.name));
-      if (reply.status === 401 && !protectionOf(reply)) {
-        reply = await this.#exchange(call, await tokens.tokenFor(call.name, { refresh: true }));
-      }
-      if (RETRYABLE_STATUSES.has(reply.status)) throw this.#failure(call, reply);
-      return reply;
-    }, { ...retry, ...(signal ? { signal } : {}) });
-  }
-
-  async #exchange(call: Call, token: string): Promise<Reply> {
-    const { dispatcher, signal } = this.#options;
-    try {
-      const response = await request(call.url, {
-        dispatcher,
-        method: call.method,
-        headers: { ...call.headers, authorization: bearerAuthorization(token) },
-        ...(call.body ? { body: call.body } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      // Read every body, even of errors: undici reuses a connection only once its body is consumed.
-      const body = await readBody(response.body, MAX_BODY_BYTES);
-      return { status: response.statusCode, headers: response.headers, body };
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw errorFromNetwork(call.operation, error, about(call));
-    }
-  }
-
-  #failure(call: Call, reply: Reply): RegistryError {
-    const wwwAuthenticate = headerValue(reply.headers, "www-authenticate");
-    const retryAfter = headerValue(reply.headers, "retry-after");
-    return errorFromReply(call.operation, {
-      status: reply.status,
-      body: reply.body,
-      ...(wwwAuthenticate !== undefined ? { wwwAuthenticate } : {}),
-      ...(retryAfter !== undefined ? { retryAfter } : {}),
-    }, about(call));
-  }
-
   /** The next page from the `Link` header, resolved against the base URL and kept on its origin. */
   #nextPage(reply: Reply, call: Call): URL | undefined {
     const target = nextLinkTarget(headerValue(reply.headers, "link"));
@@ -229,16 +167,6 @@ export class RegistryClient implements RegistryApi {
     }
     return url;
   }
-}
-
-function about(call: Call): { repository: RepositoryName; digest?: Digest } {
-  return { repository: call.name, ...(call.digest ? { digest: call.digest } : {}) };
-}
-
-/** The PROTECTED_MANIFEST entry of a 401/403 (GitLab tag protection or immutability), if any. */
-function protectionOf(reply: Reply): { code: string; message: string } | undefined {
-  if (reply.status !== 401 && reply.status !== 403) return undefined;
-  return parseRegistryErrors(reply.body).find((entry) => entry.code === "PROTECTED_MANIFEST");
 }
 
 function parseTagPage(body: Buffer, call: Call): string[] {
