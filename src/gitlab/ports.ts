@@ -3,9 +3,12 @@ import type { RepositoryName } from "../core/repository-name.js";
 
 /**
  * The actions a TokenProvider asks for in each `repository:<name>:<actions>` scope: the cleanup's
- * `pull,delete` (never push: GITLAB.md §1), restore's `pull,push`, and `pull` for a restore dry run.
+ * `pull,delete` (never push: GITLAB.md §1), restore's `pull,push`, `pull` for a restore dry run,
+ * and `pull,push,delete` for deleting tags on a registry without tag delete (registry/tag-deleter.ts),
+ * asked for by a second provider used only there: push on a protected repository path fails the
+ * whole token request with 403.
  */
-export type TokenActions = "pull,delete" | "pull,push" | "pull";
+export type TokenActions = "pull,delete" | "pull,push" | "pull" | "pull,push,delete";
 
 /** Issues registry tokens from GitLab's `/jwt/auth` (GITLAB.md §1). */
 export interface TokenProvider {
@@ -16,9 +19,10 @@ export interface TokenProvider {
   verifyCredentials(): Promise<void>;
   /**
    * Fetches tokens for these repositories in batched requests (many scopes per request) and
-   * returns, per repository, whether the token grants the provider's key action: `delete` for the
-   * cleanup, `push` for restore (`pull` for its dry run). Denied actions are dropped
-   * silently by GitLab, so this is read from the JWT's `access` claim.
+   * returns, per repository, whether the token grants the provider's key actions: `delete` for the
+   * cleanup, `push` for restore (`pull` for its dry run), both `push` and `delete` for the tag
+   * deleter's fallback. Denied actions are dropped silently by GitLab, so this is read from the
+   * JWT's `access` claim.
    */
   authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>>;
   /**

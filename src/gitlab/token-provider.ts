@@ -20,7 +20,8 @@ export interface GitLabTokenProviderOptions {
   dispatcher: Dispatcher;
   /**
    * The actions asked for in every repository scope. Default `pull,delete`, the cleanup's: never
-   * `push` there (GITLAB.md §1). Restore asks for `pull,push`, and its dry run for `pull` only.
+   * `push` there (GITLAB.md §1). Restore asks for `pull,push`, and its dry run for `pull` only;
+   * the tag deleter's fallback `pull,push,delete`, from a provider of its own.
    */
   actions?: TokenActions;
   /** Clock in ms since the epoch (tests inject one). Default Date.now. */
@@ -112,14 +113,14 @@ export class GitLabTokenProvider implements TokenProvider {
   }
 
   /**
-   * Fetches (or reuses) tokens for all names and reads, per name, whether the key action was
-   * granted: `delete` (the default), `push` (restore) or `pull`.
+   * Fetches (or reuses) tokens for all names and reads, per name, whether the key actions were
+   * granted: `delete` (the default), `push` (restore), `pull`, or `push` and `delete` both.
    */
   async authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>> {
     const unique = [...new Set(names)];
     const issued = await Promise.all(unique.map((name) => this.#tokenEntry(name)));
-    const action = keyAction(this.#actions);
-    return new Map(unique.map((name, index) => [name, grants(issued[index]!, name, action)]));
+    const actions = keyActions(this.#actions);
+    return new Map(unique.map((name, index) => [name, grants(issued[index]!, name, actions)]));
   }
 
   /** A token for `repository:<name>:<actions>`; `refresh` drops the cached one first (after a 401). */
@@ -298,19 +299,19 @@ export class GitLabTokenProvider implements TokenProvider {
   }
 }
 
-/** The scope asked for: never `*`, and `push` only for restore (GITLAB.md §1). */
+/** The scope asked for: never `*`, and `push` only for restore and the tag deleter's fallback (GITLAB.md §1). */
 function scopeFor(name: RepositoryName, actions: TokenActions): string {
   return `repository:${name}:${actions}`;
 }
 
-/** The action `authorize` reports on: the one the provider's callers cannot work without. */
-function keyAction(actions: TokenActions): string {
-  return actions === "pull" ? "pull" : actions.slice("pull,".length);
+/** The actions `authorize` reports on: those the provider's callers cannot work without. */
+function keyActions(actions: TokenActions): readonly string[] {
+  return actions === "pull" ? ["pull"] : actions.slice("pull,".length).split(",");
 }
 
-function grants(issued: IssuedToken, name: RepositoryName, action: string): boolean {
+function grants(issued: IssuedToken, name: RepositoryName, wanted: readonly string[]): boolean {
   const actions = issued.actions.get(name) ?? [];
-  return actions.includes(action) || actions.includes("*");
+  return actions.includes("*") || wanted.every((action) => actions.includes(action));
 }
 
 function grantedActions(access: unknown): Map<string, readonly string[]> {
