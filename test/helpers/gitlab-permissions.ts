@@ -1,8 +1,10 @@
 /**
- * The GitLab rules the stand-in applies to /jwt/auth (GITLAB.md §1-§3): who a Basic credential
- * is, what that kind of credential may ever do in the registry, which project owns a repository
- * path, and which requested actions survive. Pure functions over plain data.
+ * The GitLab rules the stand-in applies to /jwt/auth (GITLAB.md §1-§3, §12): who a Basic
+ * credential is, what that kind of credential may ever do in the registry, which project owns a
+ * repository path, which requested actions survive, and the tag patterns each entry carries.
+ * Pure functions over plain data.
  */
+import { accessMeta, type AccessMeta, type StandinTagRule, type StoredTagRule } from "./gitlab-tag-rules.js";
 
 export type Role = "guest" | "reporter" | "developer" | "maintainer" | "owner";
 
@@ -29,6 +31,39 @@ export interface StandinProject {
   members?: Record<string, Role>;
   /** Anyone, even anonymous, may pull; everyone can see it through the REST API. */
   public?: boolean;
+  /**
+   * Its cleanup policy (`container_expiration_policy`), each field over GitLab's defaults for a
+   * new project (disabled, `1d`, keep 10, older than `90d`, `.*`). `null`: no policy record at
+   * all (projects from before GitLab 12.8), so the REST API shows none.
+   */
+  expirationPolicy?: StandinExpirationPolicy | null;
+  /** Protected and (EE) immutable tag rules, in creation order; GitLab allows 5 per project. */
+  tagProtection?: StandinTagRule[];
+}
+
+/** A cleanup policy with GitLab's field meanings, in camelCase; omitted fields take the defaults. */
+export interface StandinExpirationPolicy {
+  enabled?: boolean;
+  /** `1d`, `7d`, `14d`, `1month` or `3month`. */
+  cadence?: string;
+  /** 1, 5, 10, 25, 50, 100, or null for no keep rule. */
+  keepN?: number | null;
+  /** `7d`, `14d`, `30d`, `60d`, `90d`, or null for no age rule. */
+  olderThan?: string | null;
+  /** Shown as both `name_regex` and `name_regex_delete`. */
+  nameRegex?: string | null;
+  nameRegexKeep?: string | null;
+  /** ISO time; default: when the stand-in stored the project plus the cadence. */
+  nextRunAt?: string | null;
+}
+
+/** A project as the stand-in keeps it: with its ids and its numbered tag rules. */
+export interface StoredProject extends StandinProject {
+  id: number;
+  rootNamespaceId: number;
+  tagRules: StoredTagRule[];
+  /** When it was stored (ms), from which the default `next_run_at` is counted. */
+  createdAt: number;
 }
 
 /** What a credential kind may ever do in the registry, whatever the user's role. */
@@ -50,6 +85,8 @@ export interface AccessEntry {
   type: string;
   name: string;
   actions: string[];
+  /** GitLab's project metadata and tag patterns (see gitlab-tag-rules.ts). */
+  meta?: AccessMeta;
 }
 
 /** Per-action role thresholds. GITLAB.md §2 says Maintainer for delete; configurable to try others. */
@@ -119,17 +156,22 @@ export function splitScopes(values: string[]): string[] {
   return values.flatMap((value) => value.split(" ")).filter((scope) => scope !== "");
 }
 
-/** The access a token grants for the requested scopes; scopes with nothing granted are left out. */
+/**
+ * The access a token grants for the requested scopes; scopes with nothing granted are left out.
+ * GitLab gives every repository entry a `meta` with the project's path and ids; the stand-in
+ * does so for projects with tag rules (their patterns live there), and for all with `metadata`.
+ */
 export function accessFor(
   identity: Identity,
-  projects: Iterable<StandinProject>,
+  projects: Iterable<StoredProject>,
   scopes: string[],
   thresholds: RoleThresholds = DEFAULT_THRESHOLDS,
+  options: { metadata?: boolean } = {},
 ): AccessEntry[] {
   const all = [...projects];
   const entries: AccessEntry[] = [];
   for (const scope of scopes) {
-    const entry = processScope(identity, all, scope, thresholds);
+    const entry = processScope(identity, all, scope, thresholds, options.metadata === true);
     if (entry && entry.actions.length > 0) entries.push(entry);
   }
   return entries;
@@ -139,7 +181,7 @@ export function accessFor(
  * The project owning a repository path: only the three longest path prefixes are tried, the full
  * path first (GITLAB.md §3). Undefined for orphans.
  */
-export function resolveProject(projects: Iterable<StandinProject>, repository: string): StandinProject | undefined {
+export function resolveProject<P extends StandinProject>(projects: Iterable<P>, repository: string): P | undefined {
   const parts = repository.split("/");
   const all = [...projects];
   for (let length = parts.length; length >= Math.max(1, parts.length - 2); length--) {
@@ -155,7 +197,13 @@ export function canSeeProject(user: StandinUser | undefined, project: StandinPro
   return project.public === true || user?.admin === true || (user !== undefined && project.members?.[user.username] !== undefined);
 }
 
-function processScope(identity: Identity, projects: StandinProject[], scope: string, thresholds: RoleThresholds): AccessEntry | undefined {
+function processScope(
+  identity: Identity,
+  projects: StoredProject[],
+  scope: string,
+  thresholds: RoleThresholds,
+  metadata: boolean,
+): AccessEntry | undefined {
   // GitLab splits with a limit of 3: `type:name:actions`, extra colons stay in the actions.
   const first = scope.indexOf(":");
   const second = scope.indexOf(":", first + 1);
@@ -170,8 +218,10 @@ function processScope(identity: Identity, projects: StandinProject[], scope: str
   if (type !== "repository") return undefined;
   const project = resolveProject(projects, name);
   if (!project) return undefined;
-  const granted = actions.filter((action) => mayDo(identity, project, action, thresholds));
-  return { type, name, actions: [...new Set(granted)] };
+  const granted = [...new Set(actions.filter((action) => mayDo(identity, project, action, thresholds)))];
+  if (!metadata && project.tagRules.length === 0) return { type, name, actions: granted };
+  const role = identity.user ? project.members?.[identity.user.username] : undefined;
+  return { type, name, actions: granted, meta: accessMeta(project, identity.user, role, granted) };
 }
 
 function mayDo(identity: Identity, project: StandinProject, action: string, thresholds: RoleThresholds): boolean {
@@ -190,7 +240,8 @@ function mayDo(identity: Identity, project: StandinProject, action: string, thre
   }
 }
 
-function hasRole(user: StandinUser | undefined, project: StandinProject, minimum: Role): boolean {
+/** True for admins and for members with at least `minimum` in the project. */
+export function hasRole(user: StandinUser | undefined, project: StandinProject, minimum: Role): boolean {
   if (!user) return false;
   if (user.admin) return true;
   const role = project.members?.[user.username];

@@ -1,20 +1,25 @@
 /**
  * A GitLab stand-in on a loopback port: `GET /jwt/auth` issues registry tokens the real registry
- * accepts, and a sliver of `/api/v4` answers token checks and project lookups. It follows what
- * GitLab documents (GITLAB.md §1-§3) so the tool's tests exercise the same refusals and silent
- * drops a real instance produces, and it records what it was asked for tests and benchmarks.
+ * accepts, and a sliver of `/api/v4` answers token checks, project lookups (with their cleanup
+ * policies) and protected tag rules. It follows what GitLab documents (GITLAB.md §1-§3, §12) so
+ * the tool's tests exercise the same refusals and silent drops a real instance produces, and it
+ * records what it was asked for tests and benchmarks.
  */
 import { createPrivateKey, randomUUID, sign, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   accessFor, authenticateBasic, DEFAULT_THRESHOLDS, splitScopes,
-  type AccessEntry, type RoleThresholds, type StandinProject, type StandinUser,
+  type AccessEntry, type RoleThresholds, type StandinProject, type StandinUser, type StoredProject,
 } from "./gitlab-permissions.js";
-import { handleApi, sendJson, type StandinState } from "./gitlab-rest.js";
+import { handleApi, sendJson, type ApiEndpoint, type ApiRequestRecord, type StandinState } from "./gitlab-rest.js";
 import type { Pki } from "./pki.js";
 
-export type { AccessEntry, Role, StandinProject, StandinToken, StandinUser } from "./gitlab-permissions.js";
+export type {
+  AccessEntry, Role, StandinExpirationPolicy, StandinProject, StandinToken, StandinUser, StoredProject,
+} from "./gitlab-permissions.js";
+export type { ApiEndpoint, ApiRequestRecord } from "./gitlab-rest.js";
+export type { AccessMeta, ProtectionLevel, StandinTagRule } from "./gitlab-tag-rules.js";
 
 /** The message GitLab sends with every 401 from /jwt/auth. */
 export const ACCESS_DENIED_MESSAGE =
@@ -61,16 +66,17 @@ export class GitlabStandin {
   expirySeconds: number;
   /** False makes /jwt/auth answer 404 `UNAVAILABLE`, as GitLab does with the registry off. */
   registryEnabled = true;
+  /**
+   * True gives every access entry GitLab's `meta` (project path and ids, about 100 bytes more per
+   * entry), as a real instance does. False (default, what older tests assert): only entries of
+   * projects with tag rules carry it, since their patterns live there.
+   */
+  accessMetadata = false;
   readonly issuer: string;
   readonly service: string;
   readonly authLog: AuthRequestRecord[] = [];
   lastClaims: TokenClaims | undefined;
-  private readonly state: StandinState = {
-    users: new Map(),
-    userIds: new Map(),
-    projects: new Map(),
-    nextId: 1,
-  };
+  private readonly state: StandinState;
   private readonly thresholds: RoleThresholds;
   private readonly key: KeyObject;
   private readonly keyId: string;
@@ -82,6 +88,10 @@ export class GitlabStandin {
     this.service = options.service ?? "container_registry";
     this.expirySeconds = options.expirySeconds ?? 300;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+    this.state = {
+      users: new Map(), userIds: new Map(), projects: new Map(), namespaceIds: new Map(), nextId: 1,
+      thresholds: this.thresholds, apiLog: [],
+    };
     this.key = createPrivateKey(options.pki.keyPem);
     this.keyId = options.pki.keyId;
     for (const user of options.users ?? []) this.addUser(user);
@@ -121,6 +131,19 @@ export class GitlabStandin {
     return this.authLog.map((record) => record.scopes);
   }
 
+  /** Every `/api/v4` request since start or the last `resetStats()`, in order. */
+  get apiLog(): readonly ApiRequestRecord[] {
+    return this.state.apiLog;
+  }
+
+  /**
+   * The project ids or paths asked for at one endpoint, one element per request, e.g. to check
+   * that each project's policy was read once: `apiProjects("project")`.
+   */
+  apiProjects(endpoint: ApiEndpoint): string[] {
+    return this.state.apiLog.flatMap((record) => (record.endpoint === endpoint && record.project !== undefined ? [record.project] : []));
+  }
+
   /** Adds or replaces a user (by username). */
   addUser(user: StandinUser): void {
     this.state.users.set(user.username, user);
@@ -131,13 +154,25 @@ export class GitlabStandin {
     this.state.users.delete(username);
   }
 
-  /** Adds or replaces a project (by path) and returns it with its numeric id. */
-  addProject(project: StandinProject): StandinProject & { id: number } {
+  /**
+   * Adds or replaces a project (by path) and returns it as stored: with its numeric id, its root
+   * namespace's id and its tag rules numbered.
+   */
+  addProject(project: StandinProject): StoredProject {
     const existing = this.state.projects.get(project.path);
     const id = project.id ?? existing?.id ?? this.state.nextId++;
-    const stored = { ...project, id };
+    const root = project.path.split("/")[0]!;
+    const rootNamespaceId = this.state.namespaceIds.get(root) ?? this.state.nextId++;
+    this.state.namespaceIds.set(root, rootNamespaceId);
+    const tagRules = (project.tagProtection ?? []).map((rule) => ({ ...rule, id: this.state.nextId++ }));
+    const stored = { ...project, id, rootNamespaceId, tagRules, createdAt: existing?.createdAt ?? Date.now() };
     this.state.projects.set(project.path, stored);
     return stored;
+  }
+
+  /** The project as stored (ids, numbered tag rules), by full path. */
+  getProject(path: string): StoredProject | undefined {
+    return this.state.projects.get(path);
   }
 
   /** Removes a project: its repositories become orphans that no token reaches. */
@@ -145,9 +180,10 @@ export class GitlabStandin {
     this.state.projects.delete(path);
   }
 
-  /** Forgets the request log and the last claims. */
+  /** Forgets the request logs (/jwt/auth and /api/v4) and the last claims. */
   resetStats(): void {
     this.authLog.length = 0;
+    this.state.apiLog.length = 0;
     this.lastClaims = undefined;
   }
 
@@ -197,7 +233,7 @@ export class GitlabStandin {
     }
     const { identity } = outcome;
     if (identity.user) record.username = identity.user.username;
-    const access = accessFor(identity, this.state.projects.values(), scopes, this.thresholds);
+    const access = accessFor(identity, this.state.projects.values(), scopes, this.thresholds, { metadata: this.accessMetadata });
     record.status = sendJson(res, 200, { token: this.issue(identity.user?.username, access) });
   }
 

@@ -110,6 +110,27 @@ describe("tokens the registry accepts or refuses", () => {
     expect(actionsFor(await fetchToken(env.gitlab.realm, DEV, ["registry:catalog:*"]), "catalog")).toBeUndefined();
   });
 
+  it("accepts tokens whose entries carry GitLab's meta, tag patterns included", async () => {
+    const repo = "group/guarded/app";
+    const rule = { tagNamePattern: "v.*", minimumAccessLevelForPush: "owner", minimumAccessLevelForDelete: "owner" } as const;
+    env.gitlab.addProject({ path: "group/guarded", members: { dev: "maintainer" }, tagProtection: [rule] });
+    env.gitlab.accessMetadata = true;
+    try {
+      const image = await pushImage(root, repo, { seed: 70, tag: "v1" });
+      const token = await fetchToken(env.gitlab.realm, DEV, [`repository:${repo}:pull,delete`]);
+      expect(decodeTokenClaims(token).access[0]?.meta).toMatchObject({ project_path: "group/guarded", tag_deny_access_patterns: { delete: ["v.*"] } });
+      const tags = await registryCall(env.registry.url, "GET", `/v2/${repo}/tags/list`, { token });
+      expect(JSON.parse(tags.body.toString())).toEqual({ name: repo, tags: ["v1"] });
+      // Upstream distribution ignores the patterns (only GitLab's registry answers PROTECTED_MANIFEST):
+      // honouring them is the tool's job.
+      const head = await registryCall(env.registry.url, "HEAD", `/v2/${repo}/manifests/${image.digest}`, { token, headers: { accept: MANIFEST_ACCEPT } });
+      expect(head.status).toBe(200);
+    } finally {
+      env.gitlab.accessMetadata = false;
+      env.gitlab.removeProject("group/guarded");
+    }
+  });
+
   it("accepts a token 57 s past exp for a moment, and refuses one 70 s past", async () => {
     await pushImage(root, REPO, { seed: 30, tag: "expiry" });
     const tagsWithLifetime = async (seconds: number): Promise<number> => {
