@@ -38,7 +38,7 @@ const LOCKFILES = "docker/registry/lockfiles";
 /** Why refusing matters, appended to every database refusal. */
 export const DATABASE_CONSEQUENCE =
   "With the metadata database the registry keeps tags and manifests in PostgreSQL and the _manifests tree " +
-  "on disk is stale, so a cleanup that reads the disk would take tagged images for untagged ones and delete " +
+  "in the storage is stale, so a cleanup that reads the storage would take tagged images for untagged ones and delete " +
   "them. The registry's online garbage collection already removes untagged manifests in that mode: this " +
   "tool is not needed there.";
 

@@ -5,14 +5,14 @@
  * after garbage collection every kept image still copies completely with skopeo. Then the same
  * history under a `rootdirectory` prefix, keys from the environment, and `--storage s3://…`.
  */
-import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startEnvironment, type S3Environment } from "../helpers/environment.js";
 import { pushImage, pushIndex, pushMultiArch, pushReferrer, pushTagHistory, type PushedManifest } from "../helpers/images.js";
 import { garbageCollect } from "../helpers/registry-server.js";
 import { linesStarting } from "../helpers/registry-state.js";
-import { runCli, type CliResult } from "../helpers/run-cli.js";
+import { credentialsFile, runCli, type CliResult } from "../helpers/run-cli.js";
 import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 import { skopeoCopyAll } from "../helpers/skopeo.js";
 
@@ -99,7 +99,7 @@ function expectedLines(verb: string, doomed: Manifest[] = history.doomed): strin
 /** -g, -r, -c and --journal for `env`; the storage flags are each test's business. */
 async function serverArgs(env: S3Environment): Promise<string[]> {
   const journal = join(await mkdtemp(join(env.dir, "journal-")), "journal.jsonl");
-  return ["-g", env.gitlab.url, "-r", env.registry.url, "-k", "-c", await credentialsFile(env.dir), "--journal", journal, "--min-age", "0"];
+  return ["-g", env.gitlab.url, "-r", env.registry.url, "-k", "-c", await credentialsFile(env, ROOT), "--journal", journal, "--min-age", "0"];
 }
 
 /** The CLI's environment for keys from the environment; no instance metadata lookups. */
@@ -109,13 +109,6 @@ function keysInEnvironment(): Record<string, string> {
 
 function show(result: CliResult): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
-
-/** root's credentials file (mode 0600) in `dir`; run-cli's credentialsFile takes filesystem environments only. */
-async function credentialsFile(dir: string): Promise<string> {
-  const path = join(dir, "credentials");
-  await writeFile(path, `${ROOT.username}\n${ROOT.secret}\n`, { mode: 0o600 });
-  return path;
 }
 
 beforeAll(async () => {
@@ -145,7 +138,7 @@ describe("a registry on S3, told only its config", () => {
     const result = await runCli([...(await serverArgs(top)), "--registry-config", top.registry.configPath, "-n"]);
     expect(result.code, show(result)).toBe(0);
     expect(linesStarting(result.stdout, "Would delete image "), show(result)).toEqual(expectedLines("Would delete"));
-    expect(result.stdout).toMatch(/^ {2}Storage +s3:\/\/registry\/ \(credentials from the registry config \(accesskey\)\)$/m);
+    expect(result.stdout).toMatch(/^ {2}Storage +s3:\/\/registry\/ \(credentials from the registry config \(accesskey and secretkey\)\)$/m);
     expect(result.stdout).toMatch(new RegExp(`Would delete\\s+${history.doomed.length}\\b`));
     expect(await revisionKeys("registry", "")).toEqual(linksBefore);
   });
@@ -159,7 +152,7 @@ describe("a registry on S3, told only its config", () => {
     for (const k of history.kept) expect(linksBefore, `${k.repo}@${k.digest}`).toContain(revisionKey("", k));
     expect(result.stdout).toContain("sudo gitlab-ctl registry-garbage-collect");
     const settings = (JSON.parse(await readFile(report, "utf8")) as { settings: { storage: unknown } }).settings;
-    expect(settings.storage).toEqual({ location: "s3://registry/", driver: "s3", credentials: "the registry config (accesskey)" });
+    expect(settings.storage).toEqual({ location: "s3://registry/", driver: "s3", credentials: "the registry config (accesskey and secretkey)" });
     expect(await readFile(report, "utf8")).not.toContain(s3.secretKey);
   });
 

@@ -50,7 +50,7 @@ export function runCli(
 }
 
 /** Writes a two-line credentials file (mode 0600) into the environment's directory. */
-export async function credentialsFile(env: Environment, credentials: Credentials, name = "credentials"): Promise<string> {
+export async function credentialsFile(env: Pick<Environment, "dir">, credentials: Credentials, name = "credentials"): Promise<string> {
   const path = join(env.dir, name);
   await writeFile(path, `${credentials.username}\n${credentials.secret}\n`);
   await chmod(path, 0o600);

@@ -195,14 +195,14 @@ describe("checkRoot", () => {
     const message = await rootFailure(driver({ accessKey: "AKIANOSUCHKEY0000000" }));
     expect(message).toBe(
       `S3 does not know the access key used for bucket "registry" at ${server.endpoint} (403 InvalidAccessKeyId). ` +
-        "Check the access key in the registry config (accesskey).",
+        "Check the access key in the registry config (accesskey and secretkey).",
     );
   });
 
   it("says the secret does not match, without showing it", async () => {
     const message = await rootFailure(driver({ secretKey: "wrong-secret-0123456789" }));
     expect(message).toMatch(new RegExp(`^S3 rejected the signature of requests to bucket "registry" at ${server.endpoint} \\(403 SignatureDoesNotMatch`));
-    expect(message).toContain("the secret key from the registry config (accesskey) does not belong to its access key");
+    expect(message).toContain("the secret key from the registry config (accesskey and secretkey) does not belong to its access key");
     expect(message).not.toContain("wrong-secret");
     expect(message).not.toContain(server.secretKey);
   });
@@ -239,7 +239,7 @@ describe("credentials", () => {
   it("names the registry config when it gives the keys", async () => {
     const made = driver();
     await made.checkRoot();
-    expect(await made.credentialSource()).toBe("the registry config (accesskey)");
+    expect(await made.credentialSource()).toBe("the registry config (accesskey and secretkey)");
   });
 
   it("takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment", async () => {
@@ -306,7 +306,7 @@ describe("an endpoint that stops answering", () => {
       expect((failure as Error).message).toMatch(
         new RegExp(`^Could not read s3://registry/registry/${REVISIONS}: the S3 endpoint ${server.endpoint} did not answer after 3 attempts \\(`),
       );
-      expect((failure as Error).message).toContain("Nothing was deleted after this point");
+      expect((failure as Error).message).toContain("The run stops here, since nothing is deleted without reading the bucket first");
       expect(retries).toHaveLength(2);
       await expect(made.get(TAG_LINK)).rejects.toBeInstanceOf(StorageUnavailableError);
     } finally {

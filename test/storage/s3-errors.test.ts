@@ -47,10 +47,10 @@ describe("readError", () => {
     expect(slow).toBeInstanceOf(StorageUnavailableError);
     expect(slow.message).toBe(
       "Could not read s3://b/r/k: the S3 endpoint http://127.0.0.1:9 answered 503 SlowDown to all 5 attempts (Please reduce your request rate). " +
-        "Nothing was deleted after this point; run again once the bucket can be read.",
+        "The run stops here, since nothing is deleted without reading the bucket first; run again once it can be read.",
     );
     const refused = readError(failure(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }), 4), context, "s3:GetObject");
-    expect(refused.message).toMatch(/did not answer after 4 attempts \(ECONNREFUSED\)\. Nothing/);
+    expect(refused.message).toMatch(/did not answer after 4 attempts \(ECONNREFUSED\)\. The run stops here/);
     expect(readError(failure(new S3ResponseError(403, "ExpiredToken", "expired")), context, "s3:GetObject")).toBeInstanceOf(StorageUnavailableError);
   });
 });

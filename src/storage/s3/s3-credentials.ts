@@ -42,7 +42,7 @@ export function createCredentialProvider(settings: S3Settings, env: NodeJS.Proce
   // As distribution's chain does: the config's pair only when both halves are there.
   if (!accessKey || !secretKey) return chainProvider(settings.bucket, env);
   const credentials: S3Credentials = { accessKeyId: accessKey, secretAccessKey: secretKey, ...(sessionToken ? { sessionToken } : {}) };
-  return { get: async () => credentials, source: async () => "the registry config (accesskey)" };
+  return { get: async () => credentials, source: async () => "the registry config (accesskey and secretkey)" };
 }
 
 /** Credentials the SDK marked with the features that produced them. */

@@ -111,7 +111,7 @@ export function readError(
   if (!response || failure.exhausted || (code && RUN_WIDE_CODES.has(code))) {
     return new StorageUnavailableError(
       `Could not read ${failure.what}: the S3 endpoint ${failure.endpoint} ${outcome(failure)}. ` +
-        "Nothing was deleted after this point; run again once the bucket can be read.",
+        "The run stops here, since nothing is deleted without reading the bucket first; run again once it can be read.",
       { cause: failure },
     );
   }
@@ -127,5 +127,5 @@ export function readError(
 /** For failures that are not S3's answer nor the network's (a listing that does not parse). */
 export function unreadable(what: string, error: unknown): StorageUnavailableError {
   const reason = (error instanceof Error ? error.message : String(error)).replace(/\.$/, "");
-  return new StorageUnavailableError(`Could not read ${what}: ${reason}. Nothing was deleted after this point.`, { cause: error });
+  return new StorageUnavailableError(`Could not read ${what}: ${reason}. The run stops here, since nothing is deleted without reading the bucket first.`, { cause: error });
 }
