@@ -5,8 +5,9 @@
 import type { Agent as HttpAgent } from "node:http";
 import { Projects, Users } from "@gitbeaker/rest";
 import type { Dispatcher } from "undici";
-import { AuthError, CleanupError, ExitCode } from "../core/errors.js";
-import type { GitLabApi, GitLabUser } from "./ports.js";
+import { AuthError, CleanupError, ExitCode, UsageError } from "../core/errors.js";
+import { readExpirationPolicy, readTagProtectionRules } from "./api-answers.js";
+import type { GitLabApi, GitLabUser, ProjectExpirationPolicy, TagProtectionRule } from "./ports.js";
 
 export interface GitLabRestApiOptions {
   /** GitLab's external URL; the API is under `<gitlabUrl>/api/v4`. */
@@ -19,20 +20,28 @@ export interface GitLabRestApiOptions {
   timeoutMs?: number;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** What every refusal of the secret tells the user to do. */
+const NEEDS_TOKEN = "use a personal access token with the `api` scope (it also gets the registry tokens that delete)";
+
 /** The GitLabApi over @gitbeaker/rest. */
 export class GitLabRestApi implements GitLabApi {
   // Only the two resources used: the whole `Gitlab` bundle builds ~200 resources, each with its
-  // own rate limiters, which cost ~2 MB of heap for the whole run.
+  // own rate limiters, which cost ~2 MB of heap for the whole run. Endpoints gitbeaker lacks
+  // (protected tag rules) go through the Projects resource's requester, so they share its
+  // token, dispatcher and error handling.
   readonly #users: InstanceType<typeof Users>;
   readonly #projects: InstanceType<typeof Projects>;
   readonly #host: string;
+  readonly #timeoutMs: number;
 
   constructor(options: GitLabRestApiOptions) {
     this.#host = `${options.gitlabUrl.origin}${options.gitlabUrl.pathname}`.replace(/\/+$/, "");
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const settings = {
       host: this.#host,
       token: options.token,
-      queryTimeout: options.timeoutMs ?? 30_000,
+      queryTimeout: this.#timeoutMs,
       // gitbeaker types `agent` as node:http's Agent but hands it to the global fetch as
       // `dispatcher`, which is what makes the TLS and proxy options apply to the API too.
       ...(options.dispatcher ? { agent: options.dispatcher as unknown as HttpAgent } : {}),
@@ -63,18 +72,67 @@ export class GitLabRestApi implements GitLabApi {
     }
   }
 
+  /** `GET /projects/:id`'s `container_expiration_policy`; undefined on 404 or when it has none. */
+  async expirationPolicy(projectPath: string): Promise<ProjectExpirationPolicy | undefined> {
+    const operation = `reading the cleanup policy of project ${projectPath}`;
+    const project = await this.#read(operation, () => this.#projects.show(projectPath));
+    return project === undefined ? undefined : readExpirationPolicy(project, this.#unexpected(operation));
+  }
+
+  /**
+   * `GET /projects/:id/registry/protection/tag/rules` (GitLab 18.7+; gitbeaker has no call for
+   * it). The list is not paginated: GitLab allows 5 rules per project.
+   */
+  async tagProtectionRules(projectPath: string): Promise<TagProtectionRule[] | undefined> {
+    const operation = `reading the protected tag rules of project ${projectPath}`;
+    const endpoint = `projects/${encodeURIComponent(projectPath)}/registry/protection/tag/rules`;
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const response = await this.#read(operation, () => this.#projects.requester.get(endpoint, { signal }), { forbiddenIsAbsent: true });
+    return response === undefined ? undefined : readTagProtectionRules(response.body, this.#unexpected(operation));
+  }
+
+  /**
+   * One read: 404 (and, where the caller says so, a 403 for a role too low) is undefined; a
+   * refused secret throws what to do about it; anything else throws with the status in one line.
+   */
+  async #read<T>(operation: string, request: () => Promise<T>, options: { forbiddenIsAbsent?: boolean } = {}): Promise<T | undefined> {
+    try {
+      return await request();
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return undefined;
+      const where = `${operation} at ${this.#host}/api/v4`;
+      if (status === 401) {
+        throw new UsageError(
+          `${where}: 401 Unauthorized: GitLab's REST API takes personal access tokens only, and this secret is ` +
+            `not one (a password?): ${NEEDS_TOKEN}`,
+        );
+      }
+      const scope = status === 403 && summary(error) === "insufficient_scope";
+      if (scope) throw new AuthError(`${where}: 403 insufficient_scope: the token has neither \`api\` nor \`read_api\`: ${NEEDS_TOKEN}`);
+      if (status === 403 && options.forbiddenIsAbsent) return undefined;
+      throw this.#wrap(operation, error);
+    }
+  }
+
+  /** An answer that is not GitLab's shape (a proxy's page, another server): say so, briefly. */
+  #unexpected(operation: string): (what: string) => CleanupError {
+    return (what) =>
+      new CleanupError(`${operation} at ${this.#host}/api/v4: the answer ${what}; is this GitLab's API?`, ExitCode.deletionsFailed);
+  }
+
   /**
    * Adds context. The gitbeaker error is deliberately not kept as `cause`: its `cause.request`
    * is the fetch Request, whose headers hold the PRIVATE-TOKEN.
    */
   #wrap(operation: string, error: unknown): CleanupError {
     const status = statusOf(error);
-    const said = error instanceof Error ? error.message : String(error);
+    const said = summary(error);
     const where = `${operation} at ${this.#host}/api/v4`;
     const network = networkCode(error);
     // GitLab's own messages often start with the status already ("404 Project Not Found").
     const detail = status === undefined ? (network ? `${said} (${network})` : said)
-      : said.startsWith(String(status)) ? said : `${status} ${said}`;
+      : said.startsWith(String(status)) ? said : `${status} ${said}`.trimEnd();
     if (status === 401 || status === 403) {
       return new AuthError(
         `${where}: ${detail}: the token cannot use the REST API for this; ` +
@@ -87,12 +145,35 @@ export class GitLabRestApi implements GitLabApi {
 
 /** The HTTP status of a GitbeakerRequestError (`cause.response.status`), if any. */
 function statusOf(error: unknown): number | undefined {
-  const status = (error as { cause?: { response?: { status?: unknown } } } | null)?.cause?.response?.status;
+  const status = responseOf(error)?.status;
   return typeof status === "number" ? status : undefined;
+}
+
+function responseOf(error: unknown): { status?: unknown; statusText?: unknown } | undefined {
+  return (error as { cause?: { response?: { status?: unknown; statusText?: unknown } } } | null)?.cause?.response;
 }
 
 /** A network failure surfaces as fetch's `TypeError: fetch failed` with the socket error as cause. */
 function networkCode(error: unknown): string | undefined {
   const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
   return typeof code === "string" ? code : undefined;
+}
+
+const MAX_SUMMARY = 200;
+
+/**
+ * What the server said, in one short line. gitbeaker's message is a JSON answer's `error` or
+ * `message`, but the whole body otherwise: an HTML error page (nginx's 502, Rails' 500) is
+ * replaced by the status text and the page's title.
+ */
+function summary(error: unknown): string {
+  const said = error instanceof Error ? error.message : String(error);
+  if (/^\s*</.test(said)) {
+    const statusText = responseOf(error)?.statusText;
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(said)?.[1]?.replace(/\s+/g, " ").trim();
+    const parts = [typeof statusText === "string" ? statusText : "", title ? `(an HTML page: "${title}")` : "(an HTML page)"];
+    return parts.filter((part) => part !== "").join(" ");
+  }
+  const line = said.split(/\r?\n/).find((text) => text.trim() !== "")?.trim() ?? "";
+  return line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY)}…` : line;
 }

@@ -1,4 +1,7 @@
-/** What the cleanup needs from GitLab: registry tokens, and a little of the REST API. */
+/**
+ * What the cleanup needs from GitLab: registry tokens (and what they say about protected tags),
+ * and a little of the REST API.
+ */
 import type { RepositoryName } from "../core/repository-name.js";
 
 /**
@@ -35,10 +38,69 @@ export interface TokenProvider {
   readonly requestCount: number;
 }
 
+/**
+ * What GitLab put into a repository's registry token about its tags (GITLAB.md §12): the
+ * `meta.tag_deny_access_patterns` for this user and, EE, `meta.tag_immutable_patterns`. The
+ * patterns are RE2 regular expressions on tag names, as GitLab validates and the registry applies
+ * them. The registry refuses every delete by digest in a repository where a pattern applies.
+ */
+export interface TagProtection {
+  /** Tags this user may not delete: rules whose minimum role for delete is above the user's. */
+  denyDelete: readonly string[];
+  /** Tags this user may not push (only asked for with push, i.e. by restore). */
+  denyPush: readonly string[];
+  /** Immutable tags (EE): nobody, admins included, may delete or overwrite them. */
+  immutable: readonly string[];
+}
+
+/** The tag protection read from the registry tokens a TokenProvider received. */
+export interface TagProtectionSource {
+  /**
+   * From the latest token received for `name`: undefined when none was received yet, or when it
+   * carried no tag patterns (the project has no tag rules, or GitLab predates them). Empty lists
+   * when rules exist but none applies (admins, Owners).
+   */
+  tagProtection(name: RepositoryName): TagProtection | undefined;
+}
+
 /** The user behind a personal access token. */
 export interface GitLabUser {
   username: string;
   isAdmin: boolean;
+}
+
+/**
+ * A project's cleanup policy for container images (`container_expiration_policy`, GITLAB.md
+ * §12), in the tool's words. GitLab applies it only when `enabled`.
+ */
+export interface ProjectExpirationPolicy {
+  enabled: boolean;
+  /** Keep the n most recently dated tags of each repository; undefined: no such rule. */
+  keepN: number | undefined;
+  /** The age rule as GitLab has it (`7d`, `14d`, `30d`, `60d`, `90d`); undefined: none. */
+  olderThan: string | undefined;
+  /**
+   * `olderThan` in ms. Undefined while `olderThan` is set means a value this tool cannot read:
+   * do not apply the policy (dropping its age rule would delete more than GitLab would).
+   */
+  olderThanMs: number | undefined;
+  /**
+   * Whole-name pattern (RE2, anchored at both ends) of the tags the policy may delete. GitLab's
+   * null or empty pattern becomes "", which, as in GitLab (`\A\z`), matches no tag.
+   */
+  nameRegexDelete: string;
+  /** Whole-name pattern of the tags always kept; undefined: none (GitLab's null or empty). */
+  nameRegexKeep: string | undefined;
+}
+
+/** A protected tag rule of a project, as the REST API lists it (GitLab 18.7+). */
+export interface TagProtectionRule {
+  /** RE2 pattern on tag names (GitLab validates it as a regular expression). */
+  pattern: string;
+  /** The minimum role that may delete a matching tag: `maintainer`, `owner` or `admin`. */
+  minimumAccessLevelForDelete: string;
+  /** The minimum role that may push a matching tag. */
+  minimumAccessLevelForPush: string;
 }
 
 /** The GitLab REST API, which accepts tokens only (not passwords). */
@@ -47,4 +109,17 @@ export interface GitLabApi {
   currentUser(): Promise<GitLabUser | undefined>;
   /** True when a project with this full path exists (and is visible to the token). */
   projectExists(path: string): Promise<boolean>;
+  /**
+   * The project's cleanup policy; undefined when the token cannot see the project (404) or the
+   * project has no policy record (projects from before GitLab 12.8 show none). Throws UsageError
+   * when the secret is not an API token (a password), AuthError when the token lacks a scope.
+   */
+  expirationPolicy(projectPath: string): Promise<ProjectExpirationPolicy | undefined>;
+  /**
+   * The project's protected tag rules (immutable rules are not listed: only registry tokens
+   * carry them). Undefined when the token cannot see the project (404), when the user is below
+   * Maintainer there (403: such a user cannot delete in its registry either), or when GitLab
+   * predates the endpoint (404 too). Throws as expirationPolicy does.
+   */
+  tagProtectionRules(projectPath: string): Promise<TagProtectionRule[] | undefined>;
 }
