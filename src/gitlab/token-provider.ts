@@ -9,7 +9,8 @@ import type { RepositoryName } from "../core/repository-name.js";
 import { basicAuthorization, displayUrl, readBody } from "../registry/http.js";
 import { RegistryError, errorFromNetwork, errorFromReply } from "../registry/registry-error.js";
 import { withRetry, type RetryPolicy } from "../registry/retry.js";
-import type { TokenActions, TokenProvider } from "./ports.js";
+import type { TagProtection, TagProtectionSource, TokenActions, TokenProvider } from "./ports.js";
+import { readAccess } from "./token-access.js";
 
 export interface GitLabTokenProviderOptions {
   /** GitLab's external URL; the token endpoint is `<gitlabUrl>/jwt/auth`. */
@@ -49,6 +50,8 @@ interface IssuedToken {
   renewAt: number;
   /** repository name -> actions GitLab granted (denied actions are silently left out). */
   actions: Map<string, readonly string[]>;
+  /** repository name -> the tag patterns of its entry's `meta`, where it had any. */
+  protection: Map<string, TagProtection>;
   /** The repositories it was requested for: they come due together, so they are renewed together. */
   names: readonly RepositoryName[];
 }
@@ -75,7 +78,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
  * event loop (e.g. `authorize` or a burst of `tokenFor`) share one `/jwt/auth` request per
  * ~6 KB of scopes, and concurrent requests for one repository share one fetch.
  */
-export class GitLabTokenProvider implements TokenProvider {
+export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
   readonly #options: GitLabTokenProviderOptions;
   readonly #endpoint: URL;
   readonly #authorization: string;
@@ -121,6 +124,14 @@ export class GitLabTokenProvider implements TokenProvider {
     const issued = await Promise.all(unique.map((name) => this.#tokenEntry(name)));
     const actions = keyActions(this.#actions);
     return new Map(unique.map((name, index) => [name, grants(issued[index]!, name, actions)]));
+  }
+
+  /**
+   * The tag patterns of the latest token received for `name` (read with its `access` claim), so
+   * that protected and immutable tags can be kept, and reported, before the registry refuses.
+   */
+  tagProtection(name: RepositoryName): TagProtection | undefined {
+    return this.#cache.get(name)?.protection.get(name);
   }
 
   /** A token for `repository:<name>:<actions>`; `refresh` drops the cached one first (after a 401). */
@@ -291,7 +302,7 @@ export class GitLabTokenProvider implements TokenProvider {
     const lifetime = payload.exp * 1000 - issuedAt;
     // A few-second token is still used: the margin is at most a third of the lifetime.
     const margin = Math.min(this.#options.renewMarginMs ?? 30_000, lifetime / 3);
-    return { token, renewAt: sentAt + lifetime - margin, actions: grantedActions(payload.access) };
+    return { token, renewAt: sentAt + lifetime - margin, ...readAccess(payload.access) };
   }
 
   #operation(): string {
@@ -312,16 +323,6 @@ function keyActions(actions: TokenActions): readonly string[] {
 function grants(issued: IssuedToken, name: RepositoryName, wanted: readonly string[]): boolean {
   const actions = issued.actions.get(name) ?? [];
   return actions.includes("*") || wanted.every((action) => actions.includes(action));
-}
-
-function grantedActions(access: unknown): Map<string, readonly string[]> {
-  const granted = new Map<string, readonly string[]>();
-  for (const entry of Array.isArray(access) ? access : []) {
-    if (entry?.type !== "repository" || typeof entry.name !== "string" || !Array.isArray(entry.actions)) continue;
-    const actions = entry.actions.filter((action: unknown): action is string => typeof action === "string");
-    granted.set(entry.name, [...(granted.get(entry.name) ?? []), ...actions]);
-  }
-  return granted;
 }
 
 function parseJsonObject(bytes: Buffer): Record<string, unknown> | undefined {

@@ -4,7 +4,10 @@
  * request. It is NOT an imitation of GitLab; the integration tests use the GitLab stand-in.
  */
 import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import type { Dispatcher } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +16,8 @@ import { parseRepositoryName, type RepositoryName } from "../../src/core/reposit
 import { GitLabTokenProvider, type GitLabTokenProviderOptions } from "../../src/gitlab/token-provider.js";
 import { createDispatcher } from "../../src/registry/http.js";
 import { RegistryError } from "../../src/registry/registry-error.js";
+import { startGitlabStandin, type StandinTagRule } from "../helpers/gitlab-standin.js";
+import { createPki } from "../helpers/pki.js";
 
 const USERNAME = "cleaner";
 const SECRET = "s3cr3t-Pa55w0rd";
@@ -387,5 +392,98 @@ describe("transient failures", () => {
   it("rejects an answer without a JWT", async () => {
     injector.script((_req, res) => res.end(JSON.stringify({ token: "not-a-jwt" })));
     await expect(provider().verifyCredentials()).rejects.toThrow("without a JWT");
+  });
+});
+
+describe("tag protection from the tokens", () => {
+  it("reads meta.tag_deny_access_patterns and tag_immutable_patterns with the access claim, per repository", async () => {
+    injector.script(grant(300, { project_path: "group/app", tag_deny_access_patterns: { delete: ["v.*", "latest"] }, tag_immutable_patterns: ["release-.*"] }));
+    const tokens = provider();
+    expect(tokens.tagProtection(repo("group/app"))).toBeUndefined();
+    await tokens.authorize([repo("group/app"), repo("group/other")]);
+    const protection = { denyDelete: ["v.*", "latest"], denyPush: [], immutable: ["release-.*"] };
+    expect(tokens.tagProtection(repo("group/app"))).toEqual(protection);
+    expect(tokens.tagProtection(repo("group/other"))).toEqual(protection);
+    expect(tokens.tagProtection(repo("group/never-asked"))).toBeUndefined();
+    expect(injector.requests).toHaveLength(1);
+  });
+
+  it("is undefined for entries without tag patterns, and empty lists where GitLab sent empty ones", async () => {
+    injector.script(grant(300, { project_path: "group/app", project_id: 1 }));
+    const tokens = provider();
+    await tokens.tokenFor(repo("group/app"));
+    expect(tokens.tagProtection(repo("group/app"))).toBeUndefined();
+    injector.script(grant(300, { tag_deny_access_patterns: {} }));
+    await tokens.tokenFor(repo("group/app"), { refresh: true });
+    expect(tokens.tagProtection(repo("group/app"))).toEqual({ denyDelete: [], denyPush: [], immutable: [] });
+  });
+
+  it("follows the latest token: a renewed one replaces the patterns", async () => {
+    injector.script(grant(300, { tag_deny_access_patterns: { delete: ["v.*"] } }), grant(300, { tag_deny_access_patterns: { delete: ["v2.*"] } }));
+    const tokens = provider();
+    await tokens.tokenFor(repo("group/app"));
+    clock += 600_000;
+    await tokens.tokenFor(repo("group/app"));
+    expect(tokens.tagProtection(repo("group/app"))?.denyDelete).toEqual(["v2.*"]);
+  });
+});
+
+describe("against the GitLab stand-in's tokens", () => {
+  const RULES: StandinTagRule[] = [
+    { tagNamePattern: "v.*", minimumAccessLevelForPush: "maintainer", minimumAccessLevelForDelete: "owner" },
+    { tagNamePattern: "release-.*", immutable: true },
+  ];
+
+  it("gives a Maintainer the owner-only patterns, an admin none but the immutable ones, other projects nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "token-provider-"));
+    const gitlab = await startGitlabStandin({
+      pki: await createPki(dir),
+      users: [{ username: "root", password: "root-pw", admin: true }, { username: "maint", password: "maint-pw" }],
+      projects: [
+        { path: "group/guarded", members: { maint: "maintainer" }, tagProtection: RULES },
+        { path: "group/open", members: { maint: "maintainer" } },
+      ],
+    });
+    try {
+      const standin = (username: string, secret: string) => provider({ gitlabUrl: new URL(gitlab.url), username, secret, now: Date.now });
+      const names = [repo("group/guarded/app"), repo("group/open/app")];
+      const maintainer = standin("maint", "maint-pw");
+      expect([...(await maintainer.authorize(names)).values()]).toEqual([true, true]);
+      expect(maintainer.tagProtection(names[0]!)).toEqual({ denyDelete: ["v.*"], denyPush: [], immutable: ["release-.*"] });
+      expect(maintainer.tagProtection(names[1]!)).toBeUndefined();
+      const admin = standin("root", "root-pw");
+      await admin.authorize(names);
+      expect(admin.tagProtection(names[0]!)).toEqual({ denyDelete: [], denyPush: [], immutable: ["release-.*"] });
+    } finally {
+      await gitlab.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps tokens with GitLab's full meta on every entry under the size limit", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "token-provider-"));
+    const gitlab = await startGitlabStandin({
+      pki: await createPki(dir),
+      users: [{ username: "maint", password: "maint-pw" }],
+      projects: Array.from({ length: 150 }, (_, i) => ({
+        path: `group-${i % 5}/project-number-${i}`, members: { maint: "maintainer" as const }, ...(i % 2 ? { tagProtection: RULES } : {}),
+      })),
+    });
+    gitlab.accessMetadata = true;
+    try {
+      const tokens = provider({ gitlabUrl: new URL(gitlab.url), username: "maint", secret: "maint-pw", now: Date.now });
+      const names = Array.from({ length: 150 }, (_, i) => repo(`group-${i % 5}/project-number-${i}/image`));
+      await tokens.verifyCredentials();
+      const access = await tokens.authorize(names);
+      expect([...access.values()].every(Boolean)).toBe(true);
+      const issued = await Promise.all(names.map((name) => tokens.tokenFor(name)));
+      for (const token of new Set(issued)) expect(token.length).toBeLessThanOrEqual(7168);
+      expect(gitlab.authRequests).toBe(tokens.requestCount);
+      expect(tokens.tagProtection(names[1]!)?.denyDelete).toEqual(["v.*"]);
+      expect(tokens.tagProtection(names[2]!)).toBeUndefined();
+    } finally {
+      await gitlab.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
