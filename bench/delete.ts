@@ -4,6 +4,7 @@
  * pre-fetched tokens at the same concurrency; the /jwt/auth requests it made; then, on a fresh
  * copy whose tokens are shortened to outlive, a run deleting every candidate.
  */
+import { gracePolicy } from "../src/core/policy.js";
 import { readFile } from "node:fs/promises";
 import { Agent, request } from "undici";
 import { planRepository } from "../src/core/plan.js";
@@ -93,7 +94,7 @@ async function plannedDeletes(root: string, minAgeMs: number): Promise<Item[]> {
   const byRepository: Item[][] = [];
   const now = Date.now();
   await forEachBounded(reader.listRepositories(() => {}), 8, async (name) => {
-    const plan = planRepository(await reader.readRepository(name), { now, minAgeMs });
+    const plan = planRepository(await reader.readRepository(name), { now, policy: gracePolicy(minAgeMs) });
     byRepository.push(plan.candidates.map(({ digest }) => ({ name, digest })));
   });
   return byRepository.filter((list) => list.length > 0).sort((a, b) => (a[0]!.name < b[0]!.name ? -1 : 1)).flat();

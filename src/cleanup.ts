@@ -5,6 +5,7 @@
 import type { Digest } from "./core/digest.js";
 import { SafetyRefusal } from "./core/errors.js";
 import { planRepository } from "./core/plan.js";
+import { gracePolicy, type RunPolicy } from "./core/policy.js";
 import { emptyReport, type CleanupReport, type ManifestOutcome, type SkippedRepository } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
@@ -38,7 +39,10 @@ export interface CleanupDependencies {
 
 export interface CleanupOptions {
   dryRun: boolean;
+  /** The grace period, when no `policy` is given. */
   minAgeMs: number;
+  /** The run's rules (grace period, repository filters, tag retention); default: `minAgeMs` alone. */
+  policy?: RunPolicy;
   /** Requests in flight across the whole run. */
   concurrency: number;
   /** DELETEs in flight in one repository (each makes the registry read all its tags). */
@@ -79,6 +83,7 @@ interface Run {
   report: CleanupReport;
   signal: AbortSignal;
   ledger: SpaceLedger;
+  policy: RunPolicy;
   /** Per repository being executed: the candidates whose revision link went (or would). */
   gone: Map<RepositoryName, Set<Digest>>;
   /** Per repository with candidates: their blobs, in candidate order. */
@@ -98,7 +103,8 @@ export async function runCleanup(
     report.warnings++;
     events.warning?.(warning);
   };
-  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), gone: new Map(), blobs: new Map(), warn };
+  const policy = options.policy ?? gracePolicy(options.minAgeMs);
+  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), policy, gone: new Map(), blobs: new Map(), warn };
   await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
@@ -126,7 +132,7 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
     const scannedAt = deps.now();
     const snapshot = await deps.storage.readRepository(name);
-    const plan = planRepository(snapshot, { now: deps.now(), minAgeMs: options.minAgeMs });
+    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy });
     report.repositories++;
     report.manifests += snapshot.revisions.length;
     report.tags += snapshot.tags.size;
@@ -241,7 +247,7 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   };
   const context = {
     storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
-    minAgeMs: options.minAgeMs, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
+    policy: run.policy, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
     firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
   };

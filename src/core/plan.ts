@@ -3,6 +3,7 @@
  * (GITLAB.md §6). Pure and deterministic: the same snapshot and options give the same plan,
  * whatever the order of `snapshot.revisions` or of the tag map.
  */
+import { deletedTagsByDigest, planTags } from "./plan-tags.js";
 import { markedBlobs } from "./space.js";
 import type { Digest } from "./digest.js";
 import { describeKeepReason } from "./keep-reason.js";
@@ -25,21 +26,42 @@ import type {
 export function planRepository(snapshot: RepositorySnapshot, options: PlanOptions): RepositoryPlan {
   const byDigest = indexRevisions(snapshot.revisions);
   const warnings = [...snapshot.warnings];
-  const tagsByDigest = groupTags(snapshot, byDigest, warnings);
+  const tagPlan = planTags(snapshot, options);
+  const tagsByDigest = groupTags(snapshot, tagPlan.remaining, byDigest, warnings);
   const reasons = new Map<Digest, KeepReason>();
   const roots = keepRoots(byDigest, tagsByDigest, options, reasons);
   keepReachable(roots, byDigest, reasons);
   const unsafe = findUnsafeProblem(snapshot, byDigest, reasons);
 
+  const untaggedBy = deletedTagsByDigest(tagPlan.decisions);
   const kept: KeptManifest[] = [];
   const candidates: Candidate[] = [];
   for (const [digest, revision] of byDigest) {
     const reason = reasons.get(digest) ?? fallbackReason(revision, unsafe);
     if (reason) kept.push({ digest, reason });
     // fallbackReason keeps every revision without a manifest, so a candidate always has one.
-    else candidates.push({ digest, mediaType: revision.manifest!.mediaType, ageMs: ageOf(revision, options), blobs: markedBlobs(revision) });
+    else candidates.push(candidateOf(revision, options, untaggedBy.get(digest)));
   }
-  return { name: snapshot.name, tags: new Map(snapshot.tags), kept, candidates, warnings };
+  const plan: RepositoryPlan = { name: snapshot.name, tags: new Map(snapshot.tags), kept, candidates, warnings };
+  if (tagPlan.decisions) plan.tagDecisions = tagPlan.decisions;
+  return plan;
+}
+
+function candidateOf(revision: Revision, options: PlanOptions, untaggedBy: string[] | undefined): Candidate {
+  const candidate: Candidate = {
+    digest: revision.digest, mediaType: revision.manifest!.mediaType, ageMs: ageOf(revision, options), blobs: markedBlobs(revision),
+  };
+  if (untaggedBy) candidate.untaggedBy = untaggedBy;
+  return candidate;
+}
+
+/**
+ * The grace period: the policy's, stretched in a re-plan to cover the time since `since`, so that
+ * anything linked after it (pushed during the run) is a root that keeps what it references.
+ */
+function graceMs(options: PlanOptions): number {
+  const { minAgeMs } = options.policy;
+  return options.since === undefined ? minAgeMs : Math.max(minAgeMs, options.now - options.since);
 }
 
 /** Revisions by digest, in digest order. A digest listed twice counts once (the first wins). */
@@ -59,12 +81,13 @@ function indexRevisions(revisions: Revision[]): Map<Digest, Revision> {
  */
 function groupTags(
   snapshot: RepositorySnapshot,
+  tags: ReadonlyMap<string, Digest>,
   byDigest: Map<Digest, Revision>,
   warnings: StorageWarning[],
 ): Map<Digest, string[]> {
   const tagsByDigest = new Map<Digest, string[]>();
-  for (const tag of [...snapshot.tags.keys()].sort(compare)) {
-    const digest = snapshot.tags.get(tag)!;
+  for (const tag of [...tags.keys()].sort(compare)) {
+    const digest = tags.get(tag)!;
     if (!byDigest.has(digest)) {
       warnings.push({
         path: `${snapshot.name}/_manifests/tags/${tag}`,
@@ -74,8 +97,8 @@ function groupTags(
       });
       continue;
     }
-    const tags = tagsByDigest.get(digest);
-    if (tags) tags.push(tag);
+    const onDigest = tagsByDigest.get(digest);
+    if (onDigest) onDigest.push(tag);
     else tagsByDigest.set(digest, [tag]);
   }
   return tagsByDigest;
@@ -93,13 +116,14 @@ function keepRoots(
 ): Digest[] {
   const tagged: Digest[] = [];
   const young: Digest[] = [];
+  const grace = graceMs(options);
   for (const [digest, revision] of byDigest) {
     const tags = tagsByDigest.get(digest);
     const ageMs = ageOf(revision, options);
     if (tags) {
       reasons.set(digest, { kind: "tagged", tags });
       tagged.push(digest);
-    } else if (options.minAgeMs > 0 && ageMs < options.minAgeMs) {
+    } else if (grace > 0 && ageMs < grace) {
       reasons.set(digest, { kind: "too-young", ageMs });
       young.push(digest);
     }

@@ -24,6 +24,11 @@ export interface RunPolicy {
   maxDelete?: MaxDelete;
 }
 
+/** A policy with only a grace period: every repository, no retention (tests, the benchmark, the API). */
+export function gracePolicy(minAgeMs: number): RunPolicy {
+  return { minAgeMs, repositories: { include: [], exclude: [] } };
+}
+
 /** One entry of a policy file: the rules for the repositories its globs match. */
 export interface RetentionEntry {
   repositories: string[];

@@ -4,7 +4,9 @@
  */
 import type { Digest } from "./digest.js";
 import type { ParsedManifest } from "./manifest.js";
+import type { RunPolicy } from "./policy.js";
 import type { RepositoryName } from "./repository-name.js";
+import type { ProtectedPattern, TagDecisions } from "./retention.js";
 
 /** Something on disk that could not be used, named by its path. Never fatal. */
 export interface StorageWarning {
@@ -75,6 +77,8 @@ export interface Candidate {
   ageMs: number;
   /** The blobs garbage collection keeps for it (itself, children, config, layers): see core/space.ts. */
   blobs: Digest[];
+  /** The tags this run's retention deletes that pointed at it: why it is untagged now. */
+  untaggedBy?: string[];
 }
 
 /** The decisions for one repository. Every revision is either kept or a candidate. */
@@ -82,7 +86,10 @@ export interface RepositoryPlan {
   name: RepositoryName;
   /** The tags on disk when planned, for the cross-check against the live registry. */
   tags: Map<string, Digest>;
+  /** What tag retention decided, tag by tag; absent when no retention rule applies here. */
+  tagDecisions?: TagDecisions;
   kept: KeptManifest[];
+  /** Candidates, planned as if the tags retention deletes were gone already. */
   candidates: Candidate[];
   warnings: StorageWarning[];
 }
@@ -90,6 +97,18 @@ export interface RepositoryPlan {
 export interface PlanOptions {
   /** The current time in ms since the epoch (injected: the core reads no clock). */
   now: number;
-  /** Manifests whose revision link is younger than this are kept. 0 disables the grace period. */
-  minAgeMs: number;
+  /** The run's rules: the grace period, the repository filters, tag retention. */
+  policy: RunPolicy;
+  /**
+   * For a re-plan during the run: manifests linked after this time (ms since the epoch) were
+   * pushed during the run, so they and what they list or sign are kept whatever the grace period.
+   */
+  since?: number;
+  /** Patterns that protect tags of this repository from retention (GitLab's protection rules). */
+  protectedTags?: readonly ProtectedPattern[];
+  /**
+   * False once the repository's tags have been dealt with: tag decisions are made once, before a
+   * repository's deletes, and the re-plans after them plan its manifests only. Default true.
+   */
+  retention?: boolean;
 }

@@ -3,6 +3,7 @@
  * right before deleting and whenever the repository changes under us, journal each manifest,
  * DELETE it, and report every outcome.
  */
+import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome, SkippedRepository } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RegistryApi } from "../registry/ports.js";
@@ -40,7 +41,7 @@ export interface ExecuteContext {
   runId: string;
   dryRun: boolean;
   now: () => number;
-  minAgeMs: number;
+  policy: RunPolicy;
   /** DELETEs in flight in one repository: each makes the registry read all its tags. */
   perRepository: number;
   /** Shared by all repositories: the run's total bound on DELETEs in flight (held for the request only). */

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { describeKeepReason } from "../core/keep-reason.js";
 import type { Digest } from "../core/digest.js";
 import { planRepository } from "../core/plan.js";
+import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { Revision } from "../core/types.js";
@@ -35,7 +36,8 @@ export type Recheck = Pick<ManifestOutcome, "kind" | "detail">;
 export interface RecheckContext {
   storage: StorageReader;
   now: () => number;
-  minAgeMs: number;
+  /** The run's rules, the same the scan planned with. */
+  policy: RunPolicy;
 }
 
 /** What the scan saw of a repository: enough to go on from its plan if nothing changed since. */
@@ -97,7 +99,8 @@ export async function replan(name: RepositoryName, since: number, ctx: RecheckCo
   const revisions = ctx.storage.listRevisionDigests ? new Set(await ctx.storage.listRevisionDigests(name)) : undefined;
   const now = ctx.now();
   const snapshot = await ctx.storage.readRepository(name);
-  const plan = planRepository(snapshot, { now, minAgeMs: Math.max(ctx.minAgeMs, now - since) });
+  // Tags were decided before this repository's deletes (and dealt with): only manifests here.
+  const plan = planRepository(snapshot, { now, policy: ctx.policy, since, retention: false });
   return {
     name, since, tags: snapshot.tags, revisions, replans: 0,
     stillCandidate: new Set(plan.candidates.map((candidate) => candidate.digest)),

@@ -3,6 +3,7 @@
  * own reader and planner with the counts the model predicts, and the real registry serves it,
  * which proves the layout is the registry's and not merely the reader's.
  */
+import { gracePolicy } from "../../src/core/policy.js";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStorage, HALF_TIME, type StorageSummary } from "../../bench/generator.js";
@@ -33,7 +34,7 @@ async function planAll(minAgeMs: number): Promise<{ repositories: number; manife
   const totals = { repositories: 0, manifests: 0, kept: 0, candidates: 0, warnings: [] as StorageWarning[] };
   for await (const name of reader.listRepositories((warning) => totals.warnings.push(warning))) {
     const snapshot = await reader.readRepository(name);
-    const plan = planRepository(snapshot, { now: Date.now(), minAgeMs });
+    const plan = planRepository(snapshot, { now: Date.now(), policy: gracePolicy(minAgeMs) });
     totals.repositories++;
     totals.manifests += snapshot.revisions.length;
     totals.kept += plan.kept.length;

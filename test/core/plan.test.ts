@@ -1,3 +1,4 @@
+import { gracePolicy } from "../../src/core/policy.js";
 import { markedBlobs } from "../../src/core/space.js";
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
@@ -30,7 +31,7 @@ interface Case {
   expected: Record<string, Decision>;
 }
 
-const options = (minAgeMs = 0): PlanOptions => ({ now: NOW, minAgeMs });
+const options = (minAgeMs = 0): PlanOptions => ({ now: NOW, policy: gracePolicy(minAgeMs) });
 
 /** Checks the invariant every plan must hold: each revision kept or a candidate, never both. */
 function expectPartition(snap: RepositorySnapshot, plan: RepositoryPlan): void {

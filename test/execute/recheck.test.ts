@@ -2,6 +2,7 @@
  * The re-check between batches, over a fake StorageReader whose snapshot a test changes as a
  * concurrent pusher would: when it re-plans, and what a push during the run protects.
  */
+import { gracePolicy } from "../../src/core/policy.js";
 import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import type { RepositorySnapshot } from "../../src/core/types.js";
@@ -35,7 +36,7 @@ const name = repoName();
 const SCAN = NOW - 60_000;
 
 function context(storage: FakeStorage, withListing = true) {
-  return { storage: storage.asReader(withListing), now: () => NOW, minAgeMs: 0 };
+  return { storage: storage.asReader(withListing), now: () => NOW, policy: gracePolicy(0) };
 }
 
 describe("re-check between batches", () => {

@@ -3,6 +3,7 @@
  * the last read of the repository (tags or full re-plan) before a DELETE to the registry's answer
  * to that DELETE. The cleanup's real parts run against the real registry; only timing is recorded.
  */
+import { gracePolicy } from "../../src/core/policy.js";
 import { CandidateList } from "../../src/execute/candidate-list.js";
 import { FirstDeleteCheck } from "../../src/execute/first-delete-check.js";
 import { mkdtemp } from "node:fs/promises";
@@ -68,14 +69,14 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   const work: RepositoryWork[] = [];
   for (const repo of setup.repos) {
     const snapshot = await real.readRepository(repo as RepositoryName);
-    const plan = planRepository(snapshot, { now: Date.now(), minAgeMs: 0 });
+    const plan = planRepository(snapshot, { now: Date.now(), policy: gracePolicy(0) });
     work.push({ name: plan.name, tags: [...plan.tags.keys()], candidates: CandidateList.from(plan.candidates), bytes: 0 });
   }
   const journal = await FileJournal.open(join(await mkdtemp(join(env.dir, "window-")), "journal.jsonl"));
   const slots = new Semaphore(8);
   const started = performance.now();
   const context = {
-    storage, registry, journal, runId: "window", dryRun: false, now: Date.now, minAgeMs: 0, perRepository: 4,
+    storage, registry, journal, runId: "window", dryRun: false, now: Date.now, policy: gracePolicy(0), perRepository: 4,
     slots, signal: new AbortController().signal, emit: () => {}, firstDelete: new FirstDeleteCheck(storage),
   };
   await forEachBounded(work, 8, async (item) => void (await executeRepository(item, context)));
