@@ -12,8 +12,10 @@ import type { RepositoryName } from "../core/repository-name.js";
 import type { TokenProvider } from "../gitlab/ports.js";
 import { displayUrl, headerValue, nextLinkTarget } from "./http.js";
 import type { DeleteOutcome, FetchedManifest, RegistryApi, RegistryFacts } from "./ports.js";
-import { DeletesDisabledError, RegistryError, describeManifest, parseRegistryErrors } from "./registry-error.js";
-import { RegistryTransport, protectionOf, type RegistryCall as Call, type RegistryReply as Reply } from "./registry-transport.js";
+import { RegistryError, describeManifest } from "./registry-error.js";
+import {
+  RegistryTransport, deletesDisabled, isGone, protectionOf, type RegistryCall as Call, type RegistryReply as Reply,
+} from "./registry-transport.js";
 import type { RetryPolicy } from "./retry.js";
 
 export interface RegistryClientOptions {
@@ -34,7 +36,6 @@ export interface ManifestHead {
 }
 
 const TAGS_PAGE_SIZE = 1000;
-const GONE_CODES = new Set(["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
 
 /** The RegistryApi over HTTP. One instance serves the whole run and every repository. */
 export class RegistryClient implements RegistryApi {
@@ -88,19 +89,10 @@ export class RegistryClient implements RegistryApi {
     const call = this.#manifestCall("DELETE", name, digest, "deleting");
     const reply = await this.#transport.call(call);
     if (reply.status >= 200 && reply.status < 300) return { kind: "deleted" };
-    const entries = parseRegistryErrors(reply.body);
-    // A 404 without a registry code may come from a misrouted proxy: that is no proof of absence.
-    if (reply.status === 404 && entries.some((entry) => GONE_CODES.has(entry.code))) return { kind: "already-gone" };
+    if (isGone(reply)) return { kind: "already-gone" };
     const protectedEntry = protectionOf(reply);
     if (protectedEntry) return { kind: "protected", message: protectedEntry.message || "protected manifest" };
-    if (reply.status === 405) {
-      const first = entries[0];
-      const message = ["405", [first?.code, first?.message].filter(Boolean).join(": ")].join(" ").trim();
-      throw new DeletesDisabledError({
-        operation: call.operation, status: 405, repository: name, digest, message,
-        ...(first ? { code: first.code } : {}),
-      });
-    }
+    if (reply.status === 405) throw deletesDisabled(call, reply);
     throw this.#transport.failure(call, reply);
   }
 

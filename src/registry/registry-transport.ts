@@ -9,7 +9,9 @@ import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { TokenProvider } from "../gitlab/ports.js";
 import { bearerAuthorization, headerValue, readBody } from "./http.js";
-import { type RegistryError, errorFromNetwork, errorFromReply, parseRegistryErrors } from "./registry-error.js";
+import {
+  DeletesDisabledError, type RegistryError, errorFromNetwork, errorFromReply, parseRegistryErrors,
+} from "./registry-error.js";
 import { RETRYABLE_STATUSES, withRetry, type RetryPolicy } from "./retry.js";
 
 export interface RegistryTransportOptions {
@@ -53,6 +55,7 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
  * the change: not an expired token, so no refresh, and the caller reports it as protected.
  */
 const PROTECTION_CODES = new Set(["PROTECTED_MANIFEST", "PROTECTED_TAG", "IMMUTABLE_TAG"]);
+const GONE_CODES = new Set(["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
 
 /** Sends registry requests with the tokens of one TokenProvider. */
 export class RegistryTransport {
@@ -114,6 +117,19 @@ export class RegistryTransport {
 export function protectionOf(reply: RegistryReply): { code: string; message: string } | undefined {
   if (reply.status !== 401 && reply.status !== 403) return undefined;
   return parseRegistryErrors(reply.body).find((entry) => PROTECTION_CODES.has(entry.code));
+}
+
+/** A 404 the registry itself sent about a manifest or tag (MANIFEST_UNKNOWN, NAME_UNKNOWN). */
+export function isGone(reply: RegistryReply): boolean {
+  // A 404 without a registry code may come from a misrouted proxy: that is no proof of absence.
+  return reply.status === 404 && parseRegistryErrors(reply.body).some((entry) => GONE_CODES.has(entry.code));
+}
+
+/** The DeletesDisabledError for a DELETE answered 405: the run must stop. */
+export function deletesDisabled(call: RegistryCall, reply: RegistryReply): DeletesDisabledError {
+  const first = parseRegistryErrors(reply.body)[0];
+  const message = ["405", [first?.code, first?.message].filter(Boolean).join(": ")].join(" ").trim();
+  return new DeletesDisabledError({ operation: call.operation, status: 405, message, ...about(call), ...(first ? { code: first.code } : {}) });
 }
 
 function about(call: RegistryCall): { repository: RepositoryName; digest?: Digest } {
