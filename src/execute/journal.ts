@@ -1,6 +1,6 @@
 /**
- * The journal: one JSON line per manifest, written and flushed to disk BEFORE its DELETE is
- * sent, so every deletion can be undone (restore) until garbage collection runs.
+ * The journal: one JSON line per deleted manifest or tag, written and flushed to disk BEFORE its
+ * DELETE is sent, so every deletion can be undone (restore) until garbage collection runs.
  */
 import { writeSync } from "node:fs";
 import { open, mkdir, unlink, type FileHandle } from "node:fs/promises";
@@ -9,7 +9,11 @@ import { dirname } from "node:path";
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 
-/** One journal line. `manifest` is the exact manifest bytes, base64-encoded. */
+/**
+ * One journal line. `manifest` is the exact manifest bytes, base64-encoded. A record without `tag`
+ * is a deleted manifest; one with `tag` is a deleted tag (see `tag`). One digest may have both
+ * kinds: a tag deleted, then the manifest it left untagged.
+ */
 export interface JournalRecord {
   runId: string;
   time: string;
@@ -17,6 +21,12 @@ export interface JournalRecord {
   digest: Digest;
   mediaType: string;
   manifest: string;
+  /**
+   * Set on a tag record: this run deleted tag `tag` of `repository`, which pointed at `digest`
+   * (whose exact bytes `manifest` holds, of type `mediaType`), so restore can point it there
+   * again with a PUT by tag. A valid tag name (`[\w][\w.-]{0,127}`), else restore skips the line.
+   */
+  tag?: string;
 }
 
 /** Where records go. The cleanup waits for `append` before it deletes. */
