@@ -1,7 +1,7 @@
 /**
  * Reading a journal back for restore. Every line is checked before anything is uploaded: a line
- * that does not parse, names an invalid repository or digest, or whose bytes do not hash to the
- * recorded digest is skipped with a warning naming its line number, never "repaired".
+ * that does not parse, names an invalid repository, digest or tag, or whose bytes do not hash to
+ * the recorded digest is skipped with a warning naming its line number, never "repaired".
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -9,7 +9,10 @@ import { type Digest, digestAlgorithm, digestHex, parseDigest } from "../core/di
 import { UsageError } from "../core/errors.js";
 import { parseRepositoryName, type RepositoryName } from "../core/repository-name.js";
 
-/** A verified journal record: the exact manifest bytes of `digest` as deleted from `repository`. */
+/**
+ * A verified journal record: the exact manifest bytes of `digest` as deleted from `repository`,
+ * or, with `tag`, the tag deleted from `repository` and the bytes of the manifest it pointed at.
+ */
 export interface JournalEntry {
   /** 1-based line number in the journal file. */
   line: number;
@@ -19,6 +22,8 @@ export interface JournalEntry {
   digest: Digest;
   mediaType: string;
   bytes: Buffer;
+  /** Set on a tag record: the deleted tag, which pointed at `digest`. */
+  tag?: string;
 }
 
 /** A line that was skipped, and why. */
@@ -35,22 +40,37 @@ export interface ParsedJournal {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Parses journal text (JSON lines). Blank lines are ignored; a repeated record counts once. */
+/** A tag name as the distribution spec allows it. */
+export const TAG_NAME = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * Parses journal text (JSON lines). Blank lines are ignored. A manifest journaled twice (a run
+ * repeated after an interruption) counts once, at its first line. A tag journaled twice can only
+ * come from two runs appending to one `--journal` file, the tag pushed again in between: the LAST
+ * record wins, at its own line, since it is the tag's most recent state before it was deleted.
+ */
 export function parseJournal(text: string): ParsedJournal {
-  const entries: JournalEntry[] = [];
+  // Slots in file order; a tag's earlier record is emptied when a later one replaces it.
+  const slots: Array<JournalEntry | undefined> = [];
   const problems: JournalProblem[] = [];
-  const seen = new Set<string>();
+  const manifests = new Set<string>();
+  const tags = new Map<string, number>();
   text.split("\n").forEach((raw, index) => {
     const line = index + 1;
     if (raw.trim() === "") return;
     const parsed = parseLine(raw, line);
     if ("message" in parsed) return void problems.push(parsed);
-    // The same manifest journaled twice (a run repeated after an interruption) is restored once.
-    const key = `${parsed.repository}@${parsed.digest}`;
-    if (!seen.has(key)) entries.push(parsed);
-    seen.add(key);
+    if (parsed.tag === undefined) {
+      const key = `${parsed.repository}@${parsed.digest}`;
+      if (!manifests.has(key)) slots.push(parsed);
+      return void manifests.add(key);
+    }
+    const key = `${parsed.repository}:${parsed.tag}`;
+    const earlier = tags.get(key);
+    if (earlier !== undefined) slots[earlier] = undefined;
+    tags.set(key, slots.push(parsed) - 1);
   });
-  return { entries, problems };
+  return { entries: slots.filter((entry): entry is JournalEntry => entry !== undefined), problems };
 }
 
 /** Reads and parses a journal file. Throws UsageError (exit 2) when it cannot be read. */
@@ -82,6 +102,9 @@ function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
   const digest = typeof record.digest === "string" ? parseDigest(record.digest) : undefined;
   if (!digest) return { line, message: `"digest" is missing or not a sha256/sha512 digest` };
   if (typeof record.mediaType !== "string" || record.mediaType === "") return { line, message: `"mediaType" is missing` };
+  if (record.tag !== undefined && (typeof record.tag !== "string" || !TAG_NAME.test(record.tag))) {
+    return { line, message: `"tag" is not a valid tag name (letters, digits, _ . -, at most 128, not starting with . or -)` };
+  }
   if (typeof record.manifest !== "string" || !BASE64.test(record.manifest)) {
     return { line, message: `"manifest" is missing or not base64` };
   }
@@ -94,5 +117,6 @@ function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
     line, repository, digest, bytes, mediaType: record.mediaType,
     runId: typeof record.runId === "string" ? record.runId : "",
     time: typeof record.time === "string" ? record.time : "",
+    ...(typeof record.tag === "string" ? { tag: record.tag } : {}),
   };
 }
