@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
-import { type Digest, digestAlgorithm, digestHex } from "../core/digest.js";
+import { type Digest, digestAlgorithm, digestFromParts, digestHex, parseDigest } from "../core/digest.js";
 import { UsageError } from "../core/errors.js";
 import { MANIFEST_ACCEPT } from "../core/media-types.js";
 import type { RepositoryName } from "../core/repository-name.js";
@@ -135,6 +135,40 @@ export class RegistryClient implements RegistryApi {
       throw new RegistryError({
         operation: call.operation, repository: name, digest, message: `the registry stored it as ${stored}`,
       });
+    }
+  }
+
+  /**
+   * The digest `tag` points at now, or undefined when the registry says it has no such tag (404
+   * MANIFEST_UNKNOWN or NAME_UNKNOWN; a bare 404, say from a misrouted proxy, is a failure).
+   * Restore asks before putting a tag back, so as never to move a tag pushed again since. A GET,
+   * not a HEAD: a HEAD's 404 has no body to tell the registry's answer from a proxy's. Not part
+   * of RegistryApi.
+   */
+  async tagDigest(name: RepositoryName, tag: string): Promise<Digest | undefined> {
+    const url = new URL(`v2/${name}/manifests/${tag}`, this.#base);
+    const call: Call = { method: "GET", url, name, operation: `checking tag ${name}:${tag}`, headers: { accept: MANIFEST_ACCEPT } };
+    const reply = await this.#transport.call(call);
+    if (isGone(reply)) return undefined;
+    if (reply.status !== 200) throw this.#transport.failure(call, reply);
+    const stated = parseDigest(headerValue(reply.headers, "docker-content-digest") ?? "");
+    return stated ?? digestFromParts("sha256", createHash("sha256").update(reply.body).digest("hex"))!;
+  }
+
+  /**
+   * Points `tag` at the manifest `digest` by a PUT by tag with its exact bytes (restore), which
+   * also stores the manifest if it is missing. Needs `push`, like putManifest. Throws when the
+   * registry stores the bytes as another digest.
+   */
+  async putTag(name: RepositoryName, tag: string, digest: Digest, manifest: FetchedManifest): Promise<void> {
+    const url = new URL(`v2/${name}/manifests/${tag}`, this.#base);
+    const operation = `uploading tag ${name}:${tag}`;
+    const call: Call = { method: "PUT", url, name, digest, operation, headers: { "content-type": manifest.mediaType }, body: manifest.bytes };
+    const reply = await this.#transport.call(call);
+    if (reply.status < 200 || reply.status >= 300) throw this.#transport.failure(call, reply);
+    const stored = headerValue(reply.headers, "docker-content-digest");
+    if (stored !== undefined && stored !== digest) {
+      throw new RegistryError({ operation, repository: name, digest, message: `the registry stored it as ${stored}` });
     }
   }
 
