@@ -1,22 +1,27 @@
 /**
  * The restore use case: put journaled manifests back by digest, children before the indexes that
- * list them and subjects before their referrers, until garbage collection has removed their
- * layers. No console and no process here: the CLI renders the events and the report.
+ * list them and subjects before their referrers, then point journaled tags at them again, until
+ * garbage collection has removed their layers. A tag pushed again since is never moved. No
+ * console and no process here: the CLI renders the events and the report.
  */
 import { type Digest, parseDigest } from "./core/digest.js";
-import { parseManifest } from "./core/manifest.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import type { JournalEntry } from "./execute/journal-reader.js";
 import { forEachBounded } from "./execute/pool.js";
 import type { TokenProvider } from "./gitlab/ports.js";
 import type { FetchedManifest } from "./registry/ports.js";
 import { RegistryError } from "./registry/registry-error.js";
+import { type Item, keyOf, levels, references, selectRecords, type RestoreFilters } from "./restore-select.js";
 
 /** The registry operations restore needs; RegistryClient has them. */
 export interface RestoreRegistry {
   /** undefined on 404: the manifest is not in the repository. */
   headManifest(name: RepositoryName, digest: Digest): Promise<{ mediaType: string } | undefined>;
   putManifest(name: RepositoryName, digest: Digest, manifest: FetchedManifest): Promise<void>;
+  /** The digest `tag` points at now; undefined when there is no such tag. */
+  tagDigest(name: RepositoryName, tag: string): Promise<Digest | undefined>;
+  /** PUT of the manifest by tag: points `tag` at `digest` (storing the manifest if missing). */
+  putTag(name: RepositoryName, tag: string, digest: Digest, manifest: FetchedManifest): Promise<void>;
 }
 
 export interface RestoreDependencies {
@@ -25,17 +30,16 @@ export interface RestoreDependencies {
   registry: RestoreRegistry;
 }
 
-export interface RestoreOptions {
+/** `repositories`, `digests` and `tags` narrow the selection (restore-select.ts). */
+export interface RestoreOptions extends RestoreFilters {
   dryRun: boolean;
-  /** Only these repositories (all when absent). */
-  repositories?: ReadonlySet<RepositoryName>;
-  /** Only these manifests, plus the journaled manifests they need (all when absent). */
-  digests?: ReadonlySet<Digest>;
   /** Requests in flight. Default 8. */
   concurrency?: number;
 }
 
 export type RestoreOutcomeKind = "restored" | "would-restore" | "already-present" | "failed";
+/** `skipped`: the tag exists and points at another manifest now (pushed again since): left alone. */
+export type TagRestoreOutcomeKind = RestoreOutcomeKind | "skipped";
 
 /** What happened to one journaled manifest. */
 export interface RestoreOutcome {
@@ -47,29 +51,57 @@ export interface RestoreOutcome {
   detail?: string;
 }
 
+/** What happened to one journaled tag. `digest` is the manifest it pointed at when it was deleted. */
+export interface TagRestoreOutcome {
+  repository: RepositoryName;
+  tag: string;
+  digest: Digest;
+  mediaType: string;
+  kind: TagRestoreOutcomeKind;
+  /** `skipped`: the digest the tag points at now. */
+  current?: Digest;
+  /** Why it could not be restored. */
+  detail?: string;
+}
+
 export interface RestoreReport {
   dryRun: boolean;
   /** Journaled manifests selected by the filters (with what they need). */
   selected: number;
   outcomes: Record<RestoreOutcomeKind, number>;
+  /** Journaled tags selected by the filters. */
+  selectedTags: number;
+  tagOutcomes: Record<TagRestoreOutcomeKind, number>;
   /** --digest values found nowhere in the journal (within the selected repositories). */
   notInJournal: Digest[];
+  /** --tag values found in no tag record (within the selected repositories). */
+  tagsNotInJournal: string[];
   interrupted: boolean;
 }
 
 export interface RestoreEvents {
   outcome?(outcome: RestoreOutcome): void;
+  tagOutcome?(outcome: TagRestoreOutcome): void;
 }
 
-interface Item {
-  entry: JournalEntry;
-  /** Selected manifests of the same repository this one needs first (children, subject). */
-  needs: Digest[];
-  /** Manifests this one lists: a MANIFEST_BLOB_UNKNOWN naming one of them is not about layers. */
-  children: Set<string>;
+/** One restore in progress: what every step reads, and where outcomes go. */
+interface Run {
+  deps: RestoreDependencies;
+  options: RestoreOptions;
+  events: RestoreEvents;
+  signal: AbortSignal;
+  report: RestoreReport;
+  /** Repositories where the token allows pushing (pulling, in a dry run). */
+  allowed: Map<RepositoryName, boolean>;
+  /** Outcomes of the manifests so far, by repository@digest. */
+  done: Map<string, RestoreOutcomeKind>;
 }
 
-/** Restores (or, in a dry run, checks) the journaled manifests the options select. */
+/**
+ * Restores (or, in a dry run, checks) the journaled manifests the options select, then their
+ * journaled tags: a tag after every manifest, so that its manifest and whatever that lists are
+ * back first.
+ */
 export async function runRestore(
   entries: readonly JournalEntry[],
   deps: RestoreDependencies,
@@ -77,92 +109,61 @@ export async function runRestore(
   events: RestoreEvents = {},
   signal: AbortSignal = new AbortController().signal,
 ): Promise<RestoreReport> {
-  const { selected, notInJournal } = selectEntries(entries, options);
+  const { manifests, tags, notInJournal, tagsNotInJournal } = selectRecords(entries, options);
   const report: RestoreReport = {
-    dryRun: options.dryRun, selected: selected.length, notInJournal, interrupted: false,
+    dryRun: options.dryRun, selected: manifests.length, selectedTags: tags.length, notInJournal, tagsNotInJournal,
+    interrupted: false,
     outcomes: { restored: 0, "would-restore": 0, "already-present": 0, failed: 0 },
+    tagOutcomes: { restored: 0, "would-restore": 0, "already-present": 0, skipped: 0, failed: 0 },
   };
-  if (selected.length === 0) return report;
+  if (manifests.length + tags.length === 0) return report;
   await deps.tokens.verifyCredentials();
-  const allowed = await deps.tokens.authorize([...new Set(selected.map((entry) => entry.repository))]);
-  const done = new Map<string, RestoreOutcomeKind>();
-  const emit = (outcome: RestoreOutcome): void => {
-    done.set(keyOf(outcome.repository, outcome.digest), outcome.kind);
-    report.outcomes[outcome.kind]++;
-    events.outcome?.(outcome);
-  };
-  for (const level of levels(selected)) {
-    await forEachBounded(level, options.concurrency ?? 8, async (item) => {
-      const base = { repository: item.entry.repository, digest: item.entry.digest, mediaType: item.entry.mediaType };
-      const failedNeed = item.needs.find((need) => done.get(keyOf(item.entry.repository, need)) === "failed");
-      if (failedNeed) return emit({ ...base, kind: "failed", detail: `it needs ${failedNeed}, which could not be restored` });
-      if (allowed.get(item.entry.repository) !== true) return emit({ ...base, kind: "failed", detail: denied(options.dryRun) });
-      emit({ ...base, ...(await restoreOne(item, deps.registry, options.dryRun)) });
-    }, signal);
-    if (signal.aborted) break;
-  }
+  const allowed = await deps.tokens.authorize([...new Set([...manifests, ...tags].map((entry) => entry.repository))]);
+  const run: Run = { deps, options, events, signal, report, allowed, done: new Map() };
+  await restoreManifests(manifests, run);
+  if (!signal.aborted) await restoreTags(tags, run);
   report.interrupted = signal.aborted;
   return report;
 }
 
-/** The filtered entries plus, for --digest, the journaled children and subjects they need. */
-function selectEntries(entries: readonly JournalEntry[], options: RestoreOptions): { selected: JournalEntry[]; notInJournal: Digest[] } {
-  const inRepositories = entries.filter((entry) => !options.repositories || options.repositories.has(entry.repository));
-  if (!options.digests) return { selected: inRepositories, notInJournal: [] };
-  const byKey = new Map(inRepositories.map((entry) => [keyOf(entry.repository, entry.digest), entry]));
-  const chosen = new Set<string>();
-  const add = (entry: JournalEntry): void => {
-    const key = keyOf(entry.repository, entry.digest);
-    if (chosen.has(key)) return;
-    chosen.add(key);
-    for (const need of references(entry).needs) {
-      const needed = byKey.get(keyOf(entry.repository, need));
-      if (needed) add(needed);
-    }
+async function restoreManifests(manifests: readonly JournalEntry[], run: Run): Promise<void> {
+  const { options, report } = run;
+  const emit = (outcome: RestoreOutcome): void => {
+    run.done.set(keyOf(outcome.repository, outcome.digest), outcome.kind);
+    report.outcomes[outcome.kind]++;
+    run.events.outcome?.(outcome);
   };
-  inRepositories.filter((entry) => options.digests!.has(entry.digest)).forEach(add);
-  const found = new Set(inRepositories.map((entry) => entry.digest));
-  const notInJournal = [...options.digests].filter((digest) => !found.has(digest));
-  return { selected: inRepositories.filter((entry) => chosen.has(keyOf(entry.repository, entry.digest))), notInJournal };
-}
-
-/**
- * Groups items so that everything an item needs is in an earlier group: images first, then the
- * indexes over them, then referrers of either. Digests are content hashes, so cycles cannot
- * occur; a malformed journal that had one would end up in the last group rather than hang.
- */
-function levels(selected: readonly JournalEntry[]): Item[][] {
-  const keys = new Set(selected.map((entry) => keyOf(entry.repository, entry.digest)));
-  const items = new Map<string, Item>();
-  for (const entry of selected) {
-    const { needs, children } = references(entry);
-    const present = needs.filter((need) => keys.has(keyOf(entry.repository, need)));
-    items.set(keyOf(entry.repository, entry.digest), { entry, needs: present, children });
+  for (const level of levels(manifests)) {
+    await forEachBounded(level, options.concurrency ?? 8, async (item) => {
+      const { repository, digest, mediaType } = item.entry;
+      const blocked = blocker(run, repository, item.needs);
+      emit({ repository, digest, mediaType, ...(blocked ?? (await restoreOne(item, run.deps.registry, options.dryRun))) });
+    }, run.signal);
+    if (run.signal.aborted) return;
   }
-  const depth = new Map<string, number>();
-  const depthOf = (key: string, path: Set<string>): number => {
-    const known = depth.get(key);
-    if (known !== undefined) return known;
-    if (path.has(key)) return 0;
-    path.add(key);
-    const item = items.get(key)!;
-    const value = 1 + Math.max(-1, ...item.needs.map((need) => depthOf(keyOf(item.entry.repository, need), path)));
-    path.delete(key);
-    depth.set(key, value);
-    return value;
-  };
-  const grouped: Item[][] = [];
-  for (const [key, item] of items) (grouped[depthOf(key, new Set())] ??= []).push(item);
-  return grouped.filter(Boolean);
 }
 
-/** What a manifest points at by digest: index children and the OCI subject. */
-function references(entry: JournalEntry): { needs: Digest[]; children: Set<string> } {
-  const parsed = parseManifest(entry.bytes);
-  if (!parsed.ok) return { needs: [], children: new Set() };
-  const children = parsed.manifest.children.map((child) => child.digest);
-  const needs = parsed.manifest.subject ? [...children, parsed.manifest.subject] : children;
-  return { needs: [...new Set(needs)], children: new Set(children) };
+async function restoreTags(tags: readonly JournalEntry[], run: Run): Promise<void> {
+  await forEachBounded(tags, run.options.concurrency ?? 8, async (entry) => {
+    const { repository, tag, digest, mediaType } = entry;
+    const { needs, children } = references(entry);
+    // Its own manifest first: a tag record's digest is a need like the manifests it lists.
+    const blocked = blocker(run, repository, [digest, ...needs]);
+    const outcome: TagRestoreOutcome = {
+      repository, tag: tag!, digest, mediaType,
+      ...(blocked ?? (await restoreTag(entry, children, run.deps.registry, run.options.dryRun))),
+    };
+    run.report.tagOutcomes[outcome.kind]++;
+    run.events.tagOutcome?.(outcome);
+  }, run.signal);
+}
+
+/** Why nothing may be sent for a record: a manifest it needs failed, or the token lacks the right. */
+function blocker(run: Run, repository: RepositoryName, needs: readonly Digest[]): { kind: "failed"; detail: string } | undefined {
+  const failedNeed = needs.find((need) => run.done.get(keyOf(repository, need)) === "failed");
+  if (failedNeed) return { kind: "failed", detail: `it needs ${failedNeed}, which could not be restored` };
+  if (run.allowed.get(repository) !== true) return { kind: "failed", detail: denied(run.options.dryRun) };
+  return undefined;
 }
 
 async function restoreOne(item: Item, registry: RestoreRegistry, dryRun: boolean): Promise<Pick<RestoreOutcome, "kind" | "detail">> {
@@ -174,18 +175,39 @@ async function restoreOne(item: Item, registry: RestoreRegistry, dryRun: boolean
     await registry.putManifest(repository, digest, { bytes, mediaType });
     return { kind: "restored" };
   } catch (error) {
-    return { kind: "failed", detail: describeFailure(error, item) };
+    return { kind: "failed", detail: describeFailure(error, item.children) };
+  }
+}
+
+/**
+ * Points the tag at its journaled manifest unless the tag exists: on that manifest it is already
+ * present, on another it was pushed again since the cleanup and is left alone. A push of the tag
+ * between this check and the PUT would be overwritten: a window of one request.
+ */
+async function restoreTag(
+  entry: JournalEntry, children: Set<string>, registry: RestoreRegistry, dryRun: boolean,
+): Promise<Pick<TagRestoreOutcome, "kind" | "current" | "detail">> {
+  const { repository, tag, digest, bytes, mediaType } = entry;
+  try {
+    const current = await registry.tagDigest(repository, tag!);
+    if (current === digest) return { kind: "already-present" };
+    if (current !== undefined) return { kind: "skipped", current };
+    if (dryRun) return { kind: "would-restore" };
+    await registry.putTag(repository, tag!, digest, { bytes, mediaType });
+    return { kind: "restored" };
+  } catch (error) {
+    return { kind: "failed", detail: describeFailure(error, children) };
   }
 }
 
 const MISSING_CODES = new Set(["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"]);
 
 /** Turns the registry's refusal into what the admin can act on. */
-function describeFailure(error: unknown, item: Item): string {
+function describeFailure(error: unknown, children: ReadonlySet<string>): string {
   if (!(error instanceof RegistryError)) return error instanceof Error ? error.message : String(error);
   const missing = missingBlobs(error);
   if (!missing) return error.message;
-  const lists = missing.filter((digest) => item.children.has(digest));
+  const lists = missing.filter((digest) => children.has(digest));
   if (lists.length > 0) {
     return `it lists ${lists.join(", ")}, which the repository no longer has (restore or push ${lists.length > 1 ? "them" : "it"} first)`;
   }
@@ -217,8 +239,4 @@ function denied(dryRun: boolean): string {
     ? "the token GitLab issued lacks pull here, so it cannot even be checked: you need at least the Reporter role in its project"
     : "the token GitLab issued lacks push here: restoring needs the Developer role or higher in its project " +
       "(a personal access token needs the `api` or `write_registry` scope), and the repository must not be push-protected";
-}
-
-function keyOf(repository: RepositoryName, digest: Digest): string {
-  return `${repository}@${digest}`;
 }

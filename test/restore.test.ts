@@ -1,6 +1,6 @@
 /**
- * The restore use case with a fake registry: the order of uploads, what a failure blocks, and
- * how refusals are explained.
+ * The restore use case with a fake registry: the order of uploads, what a failure blocks, how
+ * refusals are explained, and tags: after their manifests, never over a tag pushed again since.
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import type { JournalEntry } from "../src/execute/journal-reader.js";
 import type { TokenProvider } from "../src/gitlab/ports.js";
 import type { FetchedManifest } from "../src/registry/ports.js";
 import { RegistryError } from "../src/registry/registry-error.js";
-import { runRestore, type RestoreOutcome, type RestoreRegistry } from "../src/restore.js";
+import { runRestore, type RestoreOutcome, type RestoreRegistry, type TagRestoreOutcome } from "../src/restore.js";
 
 const REPO = "group/app" as RepositoryName;
 
@@ -32,9 +32,16 @@ const indexOf = (...children: JournalEntry[]): JournalEntry => entry({
   manifests: children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.bytes.length })),
 }, MediaType.ociIndex);
 
-/** A registry where nothing is present; `refuse` decides per digest which PUTs fail and how. */
+const tagged = (of: JournalEntry, tag: string, repository = of.repository): JournalEntry => ({ ...of, repository, tag });
+
+/**
+ * A registry where nothing is present; `refuse` decides per digest which PUTs fail and how.
+ * `puts` logs manifest PUTs by digest, and PUTs by tag as `tag=digest`; `tags` is what tags
+ * point at (a PUT by tag also stores the manifest, as in the registry).
+ */
 class FakeRegistry implements RestoreRegistry {
-  readonly puts: Digest[] = [];
+  readonly puts: string[] = [];
+  readonly tags = new Map<string, Digest>();
   constructor(private readonly refuse: (digest: Digest) => RegistryError | undefined = () => undefined) {}
   async headManifest(_name: RepositoryName, digest: Digest) {
     return this.puts.includes(digest) ? { mediaType: "x" } : undefined;
@@ -43,6 +50,16 @@ class FakeRegistry implements RestoreRegistry {
     const refusal = this.refuse(digest);
     if (refusal) throw refusal;
     this.puts.push(digest);
+  }
+  async tagDigest(name: RepositoryName, tag: string) {
+    return this.tags.get(`${name}:${tag}`);
+  }
+  async putTag(name: RepositoryName, tag: string, digest: Digest, manifest: FetchedManifest) {
+    expect(createHash("sha256").update(manifest.bytes).digest("hex")).toBe(digest.slice("sha256:".length));
+    const refusal = this.refuse(digest);
+    if (refusal) throw refusal;
+    this.puts.push(`${tag}=${digest}`);
+    this.tags.set(`${name}:${tag}`, digest);
   }
 }
 
@@ -55,8 +72,15 @@ const tokens = (push = true): TokenProvider => ({
 
 async function restore(entries: JournalEntry[], registry: RestoreRegistry, options = {}, push = true) {
   const outcomes: RestoreOutcome[] = [];
-  const report = await runRestore(entries, { tokens: tokens(push), registry }, { dryRun: false, ...options }, { outcome: (o) => void outcomes.push(o) });
-  return { report, outcomes, by: (e: JournalEntry) => outcomes.find((o) => o.digest === e.digest) };
+  const tagOutcomes: TagRestoreOutcome[] = [];
+  const report = await runRestore(entries, { tokens: tokens(push), registry }, { dryRun: false, ...options }, {
+    outcome: (o) => void outcomes.push(o), tagOutcome: (o) => void tagOutcomes.push(o),
+  });
+  return {
+    report, outcomes, tagOutcomes,
+    by: (e: JournalEntry) => outcomes.find((o) => o.digest === e.digest),
+    byTag: (tag: string) => tagOutcomes.find((o) => o.tag === tag),
+  };
 }
 
 const blobUnknown = (blob: string) => new RegistryError({
@@ -112,5 +136,79 @@ describe("runRestore", () => {
     const { by } = await restore([amd64], registry);
     expect(by(amd64)?.kind).toBe("already-present");
     expect(registry.puts).toEqual([amd64.digest]);
+  });
+});
+
+describe("runRestore with tag records", () => {
+  const amd64 = image(1);
+  const arm64 = image(2);
+  const multi = indexOf(amd64, arm64);
+  const other = image(4);
+
+  it("puts manifests back by digest first, then each tag by name onto its journaled manifest", async () => {
+    const registry = new FakeRegistry();
+    const { report, byTag } = await restore([tagged(multi, "v1"), tagged(amd64, "amd64"), multi, arm64, amd64], registry);
+    expect(registry.puts.slice(0, 2).sort()).toEqual([amd64.digest, arm64.digest].sort());
+    expect(registry.puts[2]).toBe(multi.digest);
+    expect(registry.puts.slice(3)).toEqual([`v1=${multi.digest}`, `amd64=${amd64.digest}`]);
+    expect(byTag("v1")).toEqual({ repository: REPO, tag: "v1", digest: multi.digest, mediaType: multi.mediaType, kind: "restored" });
+    expect(report.selected).toBe(3);
+    expect(report.selectedTags).toBe(2);
+    expect(report.tagOutcomes.restored).toBe(2);
+  });
+
+  it("leaves a tag pushed again since alone, and reports one already on its manifest", async () => {
+    const registry = new FakeRegistry();
+    registry.tags.set(`${REPO}:v1`, other.digest);
+    registry.tags.set(`${REPO}:v2`, amd64.digest);
+    const { byTag, report } = await restore([tagged(amd64, "v1"), tagged(amd64, "v2")], registry);
+    expect(byTag("v1")).toMatchObject({ kind: "skipped", current: other.digest });
+    expect(byTag("v2")?.kind).toBe("already-present");
+    expect(registry.puts).toEqual([]);
+    expect(report.tagOutcomes).toEqual({ restored: 0, "would-restore": 0, "already-present": 1, skipped: 1, failed: 0 });
+  });
+
+  it("does not PUT a tag whose manifest (or a manifest it lists) could not be restored", async () => {
+    const gone = `sha256:${"d".repeat(64)}`;
+    const registry = new FakeRegistry((digest) => (digest === arm64.digest ? blobUnknown(gone) : undefined));
+    const { byTag } = await restore([tagged(arm64, "arm"), tagged(multi, "v1"), arm64, amd64], registry);
+    expect(byTag("arm")?.detail).toBe(`it needs ${arm64.digest}, which could not be restored`);
+    expect(byTag("v1")?.detail).toBe(`it needs ${arm64.digest}, which could not be restored`);
+    expect(registry.puts).toEqual([amd64.digest]);
+  });
+
+  it("explains a refused PUT by tag like a refused PUT by digest", async () => {
+    const registry = new FakeRegistry((digest) => (digest === multi.digest ? blobUnknown(arm64.digest) : undefined));
+    const { byTag } = await restore([tagged(multi, "v1")], registry);
+    expect(byTag("v1")?.detail).toBe(`it lists ${arm64.digest}, which the repository no longer has (restore or push it first)`);
+  });
+
+  it("--tag selects those tags and the journaled manifests they need, nothing else", async () => {
+    const registry = new FakeRegistry();
+    const journal = [amd64, arm64, multi, other, tagged(multi, "v1"), tagged(other, "v2"), tagged(amd64, "v1", "group/else" as RepositoryName)];
+    const { outcomes, tagOutcomes, report } = await restore(journal, registry, { tags: new Set(["v1", "nope"]), repositories: new Set([REPO]) });
+    expect(outcomes.map((o) => o.digest).sort()).toEqual([amd64.digest, arm64.digest, multi.digest].sort());
+    expect(tagOutcomes.map((o) => [o.repository, o.tag, o.kind])).toEqual([[REPO, "v1", "restored"]]);
+    expect(report.tagsNotInJournal).toEqual(["nope"]);
+  });
+
+  it("--digest selects that manifest with its journaled tags; with --tag, only tags on it", async () => {
+    const journal = [amd64, other, tagged(amd64, "a"), tagged(other, "o")];
+    const byDigest = await restore(journal, new FakeRegistry(), { digests: new Set([amd64.digest]) });
+    expect(byDigest.outcomes.map((o) => o.digest)).toEqual([amd64.digest]);
+    expect(byDigest.tagOutcomes.map((o) => o.tag)).toEqual(["a"]);
+    const both = await restore(journal, new FakeRegistry(), { digests: new Set([amd64.digest]), tags: new Set(["o"]) });
+    expect(both.report.selected + both.report.selectedTags).toBe(0);
+  });
+
+  it("a dry run checks tags and changes nothing; without push no tag is touched", async () => {
+    const registry = new FakeRegistry();
+    registry.tags.set(`${REPO}:taken`, other.digest);
+    const dry = await restore([amd64, tagged(amd64, "v1"), tagged(amd64, "taken")], registry, { dryRun: true });
+    expect(dry.tagOutcomes.map((o) => o.kind)).toEqual(["would-restore", "skipped"]);
+    expect(registry.puts).toEqual([]);
+    const denied = await restore([tagged(amd64, "v1")], registry, {}, false);
+    expect(denied.byTag("v1")?.detail).toContain("lacks push here");
+    expect(registry.puts).toEqual([]);
   });
 });
