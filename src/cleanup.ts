@@ -5,8 +5,10 @@
 import type { Digest } from "./core/digest.js";
 import { SafetyRefusal } from "./core/errors.js";
 import { planRepository } from "./core/plan.js";
-import { gracePolicy, type RunPolicy } from "./core/policy.js";
-import { emptyReport, type CleanupReport, type ManifestOutcome, type SkippedRepository } from "./core/report.js";
+import { checkMaxDelete, effectiveMaxDelete, gracePolicy, repositoryIncluded, type RunPolicy, type TagDeletionCount } from "./core/policy.js";
+import type { DeletedTag, ProtectedPattern, RetentionRules } from "./core/retention.js";
+import type { ProjectRulesLookup } from "./project-rules.js";
+import { emptyReport, emptyTagReport, type CleanupReport, type ManifestOutcome, type SkippedRepository, type TagOutcome } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
 import { blobKey, markedBlobs, SpaceLedger } from "./core/space.js";
@@ -19,7 +21,7 @@ import { repositoryStamp } from "./execute/recheck.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
-import type { RegistryApi } from "./registry/ports.js";
+import type { RegistryApi, TagDeleter } from "./registry/ports.js";
 import { DeletesDisabledError } from "./registry/registry-error.js";
 import type { StorageReader } from "./storage/storage-reader.js";
 
@@ -33,6 +35,12 @@ export interface CleanupDependencies {
   preflight: () => Promise<void>;
   /** Opens the journal; called only when something is about to be deleted. */
   openJournal?: () => Promise<JournalWriter>;
+  /** Deletes tags by name: needed when the policy has retention rules. */
+  tagDeleter?: TagDeleter;
+  /** What each repository's GitLab project says: its cleanup policy (--gitlab-policies), its protected tags. */
+  projectRules?: ProjectRulesLookup;
+  /** Patterns that protect a repository's tags (GitLab's rules, its token's patterns), asked before its tags go. */
+  tagProtection?: (name: RepositoryName) => Promise<readonly ProtectedPattern[]>;
   now: () => number;
   runId: string;
 }
@@ -68,6 +76,8 @@ export interface CleanupEvents {
   /** Deletion starts: `total` candidates in repositories that may be cleaned. */
   executing?(total: number): void;
   outcome?(outcome: ManifestOutcome): void;
+  /** A tag retention deleted, would delete, or in the end did not. */
+  tagOutcome?(outcome: TagOutcome): void;
   /** The blob store is being measured for the space estimate. */
   measuring?(): void;
 }
@@ -88,6 +98,10 @@ interface Run {
   gone: Map<RepositoryName, Set<Digest>>;
   /** Per repository with candidates: their blobs, in candidate order. */
   blobs: Map<RepositoryName, CandidateBlobs>;
+  /** Tags retention deletes and tags in all, per repository with deletions, for --max-delete. */
+  tagCounts: TagDeletionCount[];
+  /** What GitLab projects' policies made of, warned about once each. */
+  projectWarnings: Set<string>;
   warn: (warning: StorageWarning) => void;
 }
 
@@ -104,13 +118,18 @@ export async function runCleanup(
     events.warning?.(warning);
   };
   const policy = options.policy ?? gracePolicy(options.minAgeMs);
-  const run: Run = { deps, options, events, report, signal, ledger: new SpaceLedger(), policy, gone: new Map(), blobs: new Map(), warn };
+  if (policy.retention) report.tagRetention = emptyTagReport();
+  const run: Run = {
+    deps, options, events, report, signal, ledger: new SpaceLedger(), policy: withProjectRules(policy), gone: new Map(), blobs: new Map(),
+    tagCounts: [], warn, projectWarnings: new Set(),
+  };
   await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
   events.signedIn?.(user);
   try {
     const work = await scanAndPlan(run);
+    refuseOverMaxDelete(run);
     // Only an administrator sees every project, so only their view can tell orphans apart.
     if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined);
     if (!report.cancelled) {
@@ -129,28 +148,81 @@ async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
   const { deps, options, report, events } = run;
   const work: RepositoryWork[] = [];
   await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
+    if (!repositoryIncluded(run.policy, name)) return;
     // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
     const scannedAt = deps.now();
-    const snapshot = await deps.storage.readRepository(name);
-    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy });
+    const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
+    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy, ...(protectedTags.length > 0 ? { protectedTags } : {}) });
     report.repositories++;
     report.manifests += snapshot.revisions.length;
     report.tags += snapshot.tags.size;
     for (const kept of plan.kept) report.kept[kept.reason.kind]++;
     report.candidates += plan.candidates.length;
+    const tagDeletions = countTags(run, plan);
     plan.warnings.forEach(run.warn);
     keepInLedger(run.ledger, snapshot, plan);
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
-    if (plan.candidates.length > 0) {
+    if (plan.candidates.length > 0 || tagDeletions.length > 0) {
       run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
       const candidates = CandidateList.from(plan.candidates);
       const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
-      work.push({ name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt, ...(stamp ? { stamp } : {}) });
+      work.push({
+        name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
+        ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
+      });
     }
   }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.
   return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The run's policy with a map of the projects' own rules, filled as repositories are scanned. */
+function withProjectRules(policy: RunPolicy): RunPolicy {
+  if (!policy.retention) return policy;
+  return { ...policy, retention: { ...policy.retention, projectRules: new Map(policy.retention.projectRules ?? []) } };
+}
+
+/**
+ * With retention, asks GitLab what the repository's project says (once per project): its own
+ * cleanup policy goes into the run's policy, its protected tags are returned for the plan.
+ */
+async function askProject(run: Run, name: RepositoryName): Promise<readonly ProtectedPattern[]> {
+  const retention = run.policy.retention;
+  if (!run.deps.projectRules || !retention) return [];
+  const answer = await run.deps.projectRules(name);
+  if (answer.rules !== undefined) (retention.projectRules as Map<string, RetentionRules | false>).set(name, answer.rules);
+  for (const message of answer.warnings) {
+    if (run.projectWarnings.has(message)) continue;
+    run.projectWarnings.add(message);
+    run.warn({ path: answer.project ?? name, message });
+  }
+  return answer.protectedTags;
+}
+
+/** Counts the plan's tag decisions into the report; returns the tags it deletes. */
+function countTags(run: Run, plan: RepositoryPlan): DeletedTag[] {
+  const decisions = plan.tagDecisions;
+  const tags = run.report.tagRetention;
+  if (!decisions || !tags) return [];
+  for (const kept of decisions.kept) tags.kept[kept.reason.kind]++;
+  tags.planned += decisions.deleted.length;
+  if (decisions.deleted.length > 0) {
+    run.tagCounts.push({ name: plan.name, tagsDeleted: decisions.deleted.length, tagsTotal: plan.tags.size });
+  }
+  return decisions.deleted;
+}
+
+/**
+ * --max-delete: a plan that deletes more tags than allowed is refused whole before anything is
+ * deleted (exit 3); a dry run shows it all the same and ends with the refusal.
+ */
+function refuseOverMaxDelete(run: Run): void {
+  const refusal = checkMaxDelete(effectiveMaxDelete(run.policy), run.tagCounts);
+  if (refusal === undefined) return;
+  if (!run.options.dryRun) throw new SafetyRefusal(`${refusal} Nothing was deleted.`);
+  run.report.stoppedBecause = refusal;
+  run.report.stoppedBySafetyCheck = true;
 }
 
 /**
@@ -236,6 +308,10 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   const stop = new AbortController();
   const abortAll = AbortSignal.any([run.signal, stop.signal]);
   const slots = new Semaphore(options.concurrency);
+  const emitTag = (outcome: TagOutcome): void => {
+    if (report.tagRetention) report.tagRetention.outcomes[outcome.kind]++;
+    events.tagOutcome?.(outcome);
+  };
   const emit = (outcome: ManifestOutcome): void => {
     report.outcomes[outcome.kind]++;
     if (GONE.has(outcome.kind)) {
@@ -247,7 +323,8 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
   };
   const context = {
     storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
-    policy: run.policy, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit,
+    policy: run.policy, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit, emitTag,
+    ...(deps.tagDeleter ? { tagDeleter: deps.tagDeleter } : {}), ...(deps.tagProtection ? { tagProtection: deps.tagProtection } : {}),
     firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
   };

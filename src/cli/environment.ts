@@ -18,6 +18,9 @@ export const ENV_OPTIONS: Record<Exclude<keyof RawOptions, "password">, Kind> = 
   user: "string", dryRun: "boolean", insecure: "boolean", minAge: "string", concurrency: "string",
   yes: "boolean", registryConfig: "string", caCert: "string", journal: "string", json: "boolean",
   output: "string", quiet: "boolean", verbose: "boolean", color: "boolean", gc: "boolean", gcCommand: "string",
+  // Repeatable flags take a comma-separated list here.
+  keepN: "string", olderThan: "string", nameRegexDelete: "string", nameRegexKeep: "string", policyFile: "string",
+  gitlabPolicies: "boolean", repository: "string", excludeRepository: "string", maxDelete: "string",
 };
 
 /** `gitlabServer` -> `GITLAB_REGISTRY_CLEANUP_GITLAB_SERVER`. */

@@ -2,7 +2,8 @@
  * The JSON document of `--json` / `--output`: the plan and the outcome of one run. Field names
  * are part of the interface (docs/json.md); add fields, never rename them. No secrets.
  */
-import type { CleanupReport, ManifestOutcome } from "../core/report.js";
+import type { CleanupReport, ManifestOutcome, TagOutcome, TagReport } from "../core/report.js";
+import { describeTagKeepReason, type KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import type { GcResult } from "../gc.js";
 
@@ -30,7 +31,7 @@ export function buildJsonDocument(
   report: CleanupReport | undefined,
   outcomes: ManifestOutcome[],
   warnings: StorageWarning[],
-  extra: { error?: string; gc?: GcResult } = {},
+  extra: { error?: string; gc?: GcResult; tags?: TagLists } = {},
 ): Record<string, unknown> {
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
@@ -53,9 +54,31 @@ export function buildJsonDocument(
     space: report?.space ?? null,
     garbageCollection: extra.gc ?? null,
     skippedRepositories: report?.skipped ?? [],
+    tags: report?.tagRetention ? tagsOf(report.tagRetention, extra.tags) : null,
     manifests: outcomes.map((o) => ({ repository: o.repository, digest: o.digest, outcome: o.kind, detail: o.detail ?? null })),
     warnings,
     journal: report?.journalPath ?? null,
+  };
+}
+
+/** What the run said about each tag: the outcomes of the planned deletions, and the kept ones. */
+export interface TagLists {
+  outcomes: TagOutcome[];
+  kept: Array<{ repository: string; tag: KeptTag }>;
+}
+
+function tagsOf(tags: TagReport, lists: TagLists | undefined): Record<string, unknown> {
+  const when = (ms: number): string => new Date(ms).toISOString();
+  return {
+    planned: tags.planned,
+    kept: tags.kept,
+    outcomes: tags.outcomes,
+    deleted: (lists?.outcomes ?? []).map((o) => ({
+      repository: o.repository, tag: o.tag, digest: o.digest, pushedAt: when(o.pushedAt), outcome: o.kind, detail: o.detail ?? null,
+    })),
+    keptTags: (lists?.kept ?? []).map(({ repository, tag }) => ({
+      repository, tag: tag.tag, digest: tag.digest, pushedAt: when(tag.pushedAt), reason: tag.reason.kind, detail: describeTagKeepReason(tag.reason),
+    })),
   };
 }
 

@@ -10,8 +10,13 @@ import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
-import { runCleanup } from "../cleanup.js";
-import { CleanupError, ExitCode } from "../core/errors.js";
+import { runCleanup, type CleanupDependencies } from "../cleanup.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { ProtectedPattern } from "../core/retention.js";
+import { createProjectRules } from "../project-rules.js";
+import { RegistryTagDeleter } from "../registry/tag-deleter.js";
+import { buildPolicy } from "./policy-options.js";
+import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
 import { FileJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
@@ -32,7 +37,7 @@ import { addRestoreCommand } from "./restore-command.js";
 import { chooseStorage, type StorageChoice } from "./storage-backends.js";
 import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
-import { connect, onSignals } from "./wiring.js";
+import { connect, onSignals, type Connection } from "./wiring.js";
 
 const VERSION = packageVersion();
 /** The output of the running command, so main() can render its errors in the same mode. */
@@ -62,6 +67,7 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
       username: run.username ?? options.user, minAgeSeconds: options.minAgeMs / 1000,
     }, run.report, output.outcomes, output.warnings, {
       ...(failure instanceof Error ? { error: failure.message } : {}), ...(run.gc ? { gc: run.gc } : {}),
+      tags: { outcomes: output.tagOutcomes, kept: output.keptTags },
     });
     if (options.json) output.json(document);
     if (options.output) await writeFile(options.output, JSON.stringify(document, null, 2) + "\n", { mode: 0o600 });
@@ -87,19 +93,24 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
   const storageLine = result.storage = await storageInfo(choice);
   const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
   result.username = credentials.username;
-  const { dispatcher, tokens, registry } = await connect({ ...options, actions: "pull,delete" }, credentials);
+  const policy = await buildPolicy(options.minAgeMs, options.policy);
+  const connection = await connect({ ...options, actions: "pull,delete" }, credentials);
+  const { dispatcher, tokens, registry } = connection;
   const storage = new RegistryStorage(choice.driver);
   const controller = new AbortController();
   onSignals(controller);
+  const gitlab = new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher });
+  const tags = policy.retention ? await tagWiring(options, connection, gitlab, controller.signal) : {};
   try {
     const report = await runCleanup(
       {
         storage, tokens, runId, now: Date.now, preflight,
         registry,
-        gitlab: new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher }),
+        gitlab,
         openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
+        ...tags,
       },
-      { dryRun: options.dryRun, minAgeMs: options.minAgeMs, concurrency: options.concurrency },
+      { dryRun: options.dryRun, minAgeMs: options.minAgeMs, policy, concurrency: options.concurrency },
       {
         ...output.events(credentials.username),
         ...(options.yes || !isInteractive() ? {} : {
@@ -128,6 +139,42 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
 function wantsGarbageCollection(report: CleanupReport): boolean {
   const toFree = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
   return !report.dryRun && !report.cancelled && exitCodeFor(report) === ExitCode.ok && toFree > 0;
+}
+
+/**
+ * Deleting tags: by the registry's tag delete, or GitLab's dummy-manifest method, whose `push`
+ * tokens are asked for only when that method is used. The patterns GitLab put in each
+ * repository's token protect tags from retention.
+ */
+async function tagWiring(
+  options: ResolvedOptions,
+  connection: Connection,
+  gitlab: GitLabRestApi,
+  signal: AbortSignal,
+): Promise<Pick<CleanupDependencies, "tagDeleter" | "tagProtection" | "projectRules">> {
+  const tagDeleter = new RegistryTagDeleter({
+    baseUrl: options.registryUrl, tokens: connection.tokens, pushTokens: connection.tokensFor("pull,push,delete"),
+    dispatcher: connection.dispatcher, signal,
+  });
+  // The REST API takes tokens only: with a password, protection comes from the registry tokens alone.
+  const usesToken = (await gitlab.currentUser()) !== undefined;
+  if (options.policy.gitlabPolicies && !usesToken) {
+    throw new UsageError(
+      "--gitlab-policies reads each project's cleanup policy through GitLab's REST API, which takes personal access tokens only: " +
+        "give a personal access token with the api scope instead of the password (-c file, line 2).",
+    );
+  }
+  const projectRules = usesToken ? createProjectRules(gitlab, { policies: options.policy.gitlabPolicies, protection: true }) : undefined;
+  const tagProtection = async (name: RepositoryName): Promise<ProtectedPattern[]> => {
+    const patterns = connection.tokens.tagProtection(name);
+    const fromProject = projectRules ? (await projectRules(name)).protectedTags : [];
+    return [
+      ...fromProject,
+      ...(patterns?.denyDelete ?? []).map((pattern) => ({ pattern, source: "GitLab tag protection (the registry token's tag_deny_access_patterns)" })),
+      ...(patterns?.immutable ?? []).map((pattern) => ({ pattern, source: "GitLab immutable tag rule (the registry token's tag_immutable_patterns)" })),
+    ];
+  };
+  return { tagDeleter, tagProtection, ...(projectRules ? { projectRules } : {}) };
 }
 
 /** Where the run read, and with which credentials. */

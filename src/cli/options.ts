@@ -5,6 +5,7 @@
 import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
 import { OMNIBUS_STORAGE_ROOT } from "../storage/storage-root.js";
+import { resolvePolicyFlags, type PolicyFlags, type RawPolicyFlags } from "./policy-options.js";
 
 /** The defaults of the original Python tool, kept for drop-in compatibility. */
 export const DEFAULT_REGISTRY_PATH = OMNIBUS_STORAGE_ROOT;
@@ -15,8 +16,8 @@ export const DEFAULT_CONCURRENCY = 8;
 export const MAX_CONCURRENCY = 64;
 export const DEFAULT_GC_COMMAND = "gitlab-ctl registry-garbage-collect";
 
-/** What commander hands over (strings as typed, booleans for switches). */
-export interface RawOptions {
+/** What commander hands over (strings as typed, booleans for switches, lists for repeatable flags). */
+export interface RawOptions extends RawPolicyFlags {
   gitlabServer?: string;
   registryServer?: string;
   registryPath?: string;
@@ -76,6 +77,8 @@ export interface ResolvedOptions {
   /** Run garbage collection after deleting. */
   gc: boolean;
   gcCommand: string;
+  /** Tag retention and repository filters, validated (cli/policy-options.ts). */
+  policy: PolicyFlags;
 }
 
 /** Validates raw flags. Throws UsageError on the first invalid one. */
@@ -97,6 +100,7 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
     color: raw.color !== false,
     gc: raw.gc === true,
     gcCommand: nonEmpty(raw.gcCommand, "--gc-command") ?? DEFAULT_GC_COMMAND,
+    policy: resolvePolicyFlags(raw),
   };
   if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");
   if (resolved.gc && resolved.dryRun) throw new UsageError("--gc runs garbage collection after deleting: it makes no sense with -n/--dry-run.");

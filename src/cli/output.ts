@@ -5,10 +5,11 @@
  */
 import type { CleanupEvents } from "../cleanup.js";
 import { describeKeepReason } from "../core/keep-reason.js";
-import type { ManifestOutcome } from "../core/report.js";
+import type { ManifestOutcome, TagOutcome } from "../core/report.js";
+import type { KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import { NO_PROGRESS, terminalProgress, type Progress } from "./progress.js";
-import { renderOutcome, renderSignedIn, renderSkipped, renderWarning } from "./render.js";
+import { renderKeptTag, renderOutcome, renderSignedIn, renderSkipped, renderTagOutcome, renderWarning } from "./render.js";
 import { styleFor, type Style } from "./style.js";
 
 export interface OutputMode {
@@ -26,6 +27,9 @@ const FLUSH_BYTES = 64 * 1024;
 export class Output {
   /** Everything the JSON document needs, collected as it happens. */
   readonly outcomes: ManifestOutcome[] = [];
+  readonly tagOutcomes: TagOutcome[] = [];
+  /** Tags retention keeps, with the repository, for the JSON document. */
+  readonly keptTags: Array<{ repository: string; tag: KeptTag }> = [];
   readonly warnings: StorageWarning[] = [];
   private readonly progress: Progress;
   private readonly outStyle: Style;
@@ -57,7 +61,9 @@ export class Output {
       signedIn: (user) => this.notice(renderSignedIn(username, user)),
       scanProgress: ({ repositories, manifests }) => this.progress.scanning(repositories, manifests),
       planned: (plan) => {
+        if (this.collect) for (const tag of plan.tagDecisions?.kept ?? []) this.keptTags.push({ repository: plan.name, tag });
         if (!this.mode.verbose) return;
+        for (const kept of plan.tagDecisions?.kept ?? []) this.text(renderKeptTag(plan.name, kept));
         for (const kept of plan.kept) this.text(`Keep image ${kept.digest} in repository ${plan.name}: ${describeKeepReason(kept.reason)}`);
       },
       skipped: (s) => this.err(this.errStyle.warning(renderSkipped(s))),
@@ -68,6 +74,11 @@ export class Output {
         this.progress.advance();
         if (o.kind === "failed") this.err(this.errStyle.error(renderOutcome(o)));
         else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderOutcome(o)) : renderOutcome(o));
+      },
+      tagOutcome: (o) => {
+        if (this.collect) this.tagOutcomes.push(o);
+        if (o.kind === "failed") this.err(this.errStyle.error(renderTagOutcome(o)));
+        else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderTagOutcome(o)) : renderTagOutcome(o));
       },
       measuring: () => this.progress.stop(),
     };

@@ -69,12 +69,26 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("--no-color", "no colour (also off when not on a terminal, or with NO_COLOR)")
     .option("--gc", "after deleting, run garbage collection and report the space actually freed")
     .option("--gc-command <command>", "the garbage collection --gc runs", DEFAULT_GC_COMMAND)
+    .option("--repository <glob>", "only repositories matching this path glob, e.g. 'group/**' (repeatable)", collect, [])
+    .option("--exclude-repository <glob>", "leave out repositories matching this glob (repeatable; wins over --repository)", collect, [])
+    .option("--keep-n <n>", "tag retention: keep the n most recently pushed tags of each repository")
+    .option("--older-than <duration>", "tag retention: delete only tags pushed longer ago than this (e.g. 14d)")
+    .option("--name-regex-delete <regex>", "tag retention: only tags whose whole name matches may go (default .* once a rule is given)")
+    .option("--name-regex-keep <regex>", "tag retention: tags whose whole name matches are kept")
+    .option("--policy-file <file.yml>", "tag retention rules per repository (docs/retention.md)")
+    .option("--gitlab-policies", "tag retention: each project's own cleanup policy, from GitLab (needs a token with api)")
+    .option("--max-delete <n|p%>", "refuse the run if it would delete more than n tags, or p% of one repository's (default with retention: 50%)")
     .addHelpText("after", HELP_AFTER)
     .showHelpAfterError("(run with --help for usage)")
     // A mistyped `--passwd=<secret>` would be echoed whole: never print an option's value.
     .configureOutput({ outputError: (text, write) => write(redactOptionValues(text)) })
     .action(async (raw: RawOptions, command: Command) => run(raw, (key) => command.getOptionValueSource(key) === "cli"));
   return program;
+}
+
+/** Commander's way to make a flag repeatable: each value appended to the list. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** `unknown option '--passwd=S3cret'` -> `unknown option '--passwd=…'`. */

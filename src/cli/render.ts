@@ -1,6 +1,7 @@
 /** Plan, outcomes and report -> text for people. No decisions are made here. */
 import { formatDuration } from "../core/duration.js";
-import type { CleanupReport, ManifestOutcome, SkippedRepository } from "../core/report.js";
+import type { CleanupReport, ManifestOutcome, SkippedRepository, TagOutcome, TagReport } from "../core/report.js";
+import { describeTagKeepReason, type KeptTag, type TagKeepReasonKind } from "../core/retention.js";
 import type { SpaceEstimate } from "../core/space.js";
 import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import type { GitLabUser } from "../gitlab/ports.js";
@@ -18,6 +19,24 @@ export function renderOutcome(outcome: ManifestOutcome): string {
     case "kept-on-recheck": return `Kept ${what}: ${outcome.detail ?? "changed since the scan"}`;
     case "failed": return `Could not delete ${what}: ${outcome.detail ?? "unknown error"}`;
   }
+}
+
+/** One line per tag retention deletes (or would, or did not in the end). */
+export function renderTagOutcome(outcome: TagOutcome): string {
+  const what = `tag ${outcome.tag} (${outcome.digest}, pushed ${new Date(outcome.pushedAt).toISOString().slice(0, 10)}) in repository ${outcome.repository}`;
+  switch (outcome.kind) {
+    case "deleted": return `Deleted ${what}`;
+    case "would-delete": return `Would delete ${what}`;
+    case "already-gone": return `Already gone: ${what}${outcome.detail ? ` (${outcome.detail})` : ""}`;
+    case "protected": return `Kept ${what}: protected (${outcome.detail ?? "GitLab tag protection"})`;
+    case "kept-on-recheck": return `Kept ${what}: ${outcome.detail ?? "changed since the scan"}`;
+    case "failed": return `Could not delete ${what}: ${outcome.detail ?? "unknown error"}`;
+  }
+}
+
+/** A kept tag and why, for --verbose. */
+export function renderKeptTag(repository: string, tag: KeptTag): string {
+  return `Keep tag ${tag.tag} (${tag.digest}) in repository ${repository}: ${describeTagKeepReason(tag.reason)}`;
 }
 
 export function renderWarning(warning: StorageWarning): string {
@@ -82,6 +101,7 @@ export function renderSummary(
     if (count === 0) continue;
     row(`  ${kind === "too-young" ? `younger than ${formatDuration(minAgeMs)}` : keepLabel[kind]}`, count);
   }
+  if (report.tagRetention) tagRows(report.tagRetention, report.dryRun, row);
   row("Untagged and unreferenced", report.candidates);
   outcomeRows(report, row);
   if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
@@ -90,6 +110,29 @@ export function renderSummary(
   if (report.journalPath) lines.push(`Journal of deleted manifests (for restore): ${report.journalPath}`);
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
   return lines;
+}
+
+const tagKeepLabel: Record<TagKeepReasonKind, string> = {
+  latest: "latest",
+  "name-regex-keep": "name-regex-keep",
+  "not-matched": "not matching name-regex-delete",
+  "keep-n": "keep-n",
+  "newer-than": "newer than older-than",
+  protected: "protected",
+};
+
+/** Tag retention: kept by reason, planned, and what became of the planned ones. */
+function tagRows(tags: TagReport, dryRun: boolean, row: Row): void {
+  row("Tags kept by retention", Object.values(tags.kept).reduce((a, b) => a + b, 0));
+  for (const [kind, count] of Object.entries(tags.kept) as Array<[TagKeepReasonKind, number]>) {
+    if (count > 0) row(`  ${tagKeepLabel[kind]}`, count);
+  }
+  row(dryRun ? "Tags to delete" : "Tags planned for deletion", tags.planned);
+  const labels: Array<[keyof TagReport["outcomes"], string]> = [
+    ["deleted", "  deleted"], ["would-delete", "  would be deleted"], ["already-gone", "  already gone"],
+    ["protected", "  kept: protected"], ["kept-on-recheck", "  kept: changed since the scan"], ["failed", "  failed"],
+  ];
+  for (const [kind, label] of labels) if (tags.outcomes[kind] > 0) row(label, tags.outcomes[kind]);
 }
 
 function outcomeRows(report: CleanupReport, row: Row): void {

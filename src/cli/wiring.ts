@@ -42,16 +42,18 @@ export interface Connection {
   dispatcher: Dispatcher;
   tokens: GitLabTokenProvider;
   registry: RegistryClient;
+  /** Another token provider over the same connection, asking for other actions (requests nothing until used). */
+  tokensFor(actions: TokenActions): GitLabTokenProvider;
 }
 
 /** Builds one dispatcher for the run and the token provider and registry client over it. */
 export async function connect(options: ConnectionOptions, credentials: Credentials): Promise<Connection> {
   const dispatcher = createDispatcher({ insecure: options.insecure, ...(await readCaCert(options.caCert)) });
-  const tokens = new GitLabTokenProvider({
-    gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher,
-    actions: options.actions,
+  const tokensFor = (actions: TokenActions): GitLabTokenProvider => new GitLabTokenProvider({
+    gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher, actions,
   });
-  return { dispatcher, tokens, registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }) };
+  const tokens = tokensFor(options.actions);
+  return { dispatcher, tokens, registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }), tokensFor };
 }
 
 /**

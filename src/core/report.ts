@@ -1,6 +1,7 @@
 /** What a run did, as data: the CLI renders it as text or JSON. */
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
+import type { TagKeepReasonKind } from "./retention.js";
 import type { SpaceEstimate } from "./space.js";
 import type { KeepReasonKind } from "./types.js";
 
@@ -45,6 +46,38 @@ export interface ManifestOutcome {
   detail?: string;
 }
 
+/** What happened to one tag that retention planned to delete. */
+export interface TagOutcome {
+  repository: RepositoryName;
+  tag: string;
+  /** The digest the plan saw the tag on. */
+  digest: Digest;
+  /** When the tag was last pointed at it (ms since the epoch). */
+  pushedAt: number;
+  /** `kept-on-recheck`: pushed again, deleted or protected since the scan. */
+  kind: OutcomeKind;
+  /** Why it goes (the rules it breaks), or why it did not. */
+  detail?: string;
+}
+
+/** Tag retention's counts: what it kept and why, and what it did. Absent when no rule was given. */
+export interface TagReport {
+  /** Tags kept by reason (`latest`, `keep-n`, `newer-than`, `name-regex-keep`, `not-matched`, `protected`). */
+  kept: Record<TagKeepReasonKind, number>;
+  /** Tags the plan deletes. */
+  planned: number;
+  outcomes: Record<OutcomeKind, number>;
+}
+
+/** A tag report with every count at zero. */
+export function emptyTagReport(): TagReport {
+  return {
+    kept: { latest: 0, "name-regex-keep": 0, "not-matched": 0, "keep-n": 0, "newer-than": 0, protected: 0 },
+    planned: 0,
+    outcomes: { deleted: 0, "would-delete": 0, "already-gone": 0, protected: 0, "kept-on-recheck": 0, failed: 0 },
+  };
+}
+
 export interface CleanupReport {
   dryRun: boolean;
   /** Repositories and manifests found on disk. */
@@ -57,6 +90,8 @@ export interface CleanupReport {
   /** Untagged, unreferenced manifests the plan found. */
   candidates: number;
   outcomes: Record<OutcomeKind, number>;
+  /** Tag retention, when the run has rules. */
+  tagRetention?: TagReport;
   skipped: SkippedRepository[];
   warnings: number;
   /** Requests sent to GitLab's /jwt/auth. */

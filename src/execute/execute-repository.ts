@@ -3,17 +3,21 @@
  * right before deleting and whenever the repository changes under us, journal each manifest,
  * DELETE it, and report every outcome.
  */
+import { planRepository } from "../core/plan.js";
 import type { RunPolicy } from "../core/policy.js";
-import type { ManifestOutcome, SkippedRepository } from "../core/report.js";
+import type { ManifestOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
+import { describeTagKeepReason, type DeletedTag, type ProtectedPattern } from "../core/retention.js";
+import type { RepositoryPlan } from "../core/types.js";
 import type { RepositoryName } from "../core/repository-name.js";
-import type { RegistryApi } from "../registry/ports.js";
+import type { RegistryApi, TagDeleter } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
 import type { CandidateList, WorkCandidate } from "./candidate-list.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
 import type { JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
-import { refresh, resume, verdictOf, type Watch } from "./recheck.js";
+import { deleteTags, outcomeOf } from "./delete-tags.js";
+import { refresh, replan, resume, verdictOf, type Watch } from "./recheck.js";
 
 /** A repository the plan found candidates in, and the tags it saw. */
 export interface RepositoryWork {
@@ -32,6 +36,8 @@ export interface RepositoryWork {
   scannedAt?: number;
   /** The scan's repositoryStamp (recheck.ts): when the disk still matches it, the scan's plan is used. */
   stamp?: string;
+  /** The tags retention deletes here, before the manifests (the candidates assume they are gone). */
+  tagDeletions?: DeletedTag[];
 }
 
 export interface ExecuteContext {
@@ -50,6 +56,11 @@ export interface ExecuteContext {
   firstDelete: FirstDeleteCheck;
   signal: AbortSignal;
   emit: (outcome: ManifestOutcome) => void;
+  emitTag: (outcome: TagOutcome) => void;
+  /** Deletes tags by name; needed when the plan deletes tags. */
+  tagDeleter?: TagDeleter;
+  /** Patterns that protect tags of a repository from deletion (GitLab's rules, token patterns). */
+  tagProtection?: (name: RepositoryName) => Promise<readonly ProtectedPattern[]>;
 }
 
 /**
@@ -76,6 +87,12 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   }, ctx);
   const mismatch = await crossCheck(work.name, [...watch.tags.keys()], ctx);
   if (mismatch) return { name: work.name, candidates: candidates.length, bytes: work.bytes, ...mismatch };
+  if (work.tagDeletions && work.tagDeletions.length > 0) {
+    const { tags } = await unprotectedTags(work, ctx);
+    if (tags.length > 0) await deleteTags(work.name, tags, { ...ctx, tagDeleter: tagDeleterOf(ctx) });
+    // What the deleted tags left untagged is judged from the storage as it is now.
+    watch = await replan(work.name, watch.since, ctx);
+  }
   const todo = stillCandidates(work.name, candidates, watch, ctx);
   for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
     watch = await refresh(watch, ctx);
@@ -88,8 +105,34 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
 async function dryRun(work: RepositoryWork, ctx: ExecuteContext): Promise<SkippedRepository | undefined> {
   const mismatch = await crossCheck(work.name, work.tags, ctx);
   if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
-  for (const candidate of work.candidates) ctx.emit({ repository: work.name, digest: candidate.digest, kind: "would-delete" });
+  const { tags, replanned } = await unprotectedTags(work, ctx);
+  for (const tag of tags) ctx.emitTag(outcomeOf(work.name, tag, { kind: "would-delete" }));
+  const candidates = replanned ? replanned.candidates : work.candidates;
+  for (const candidate of candidates) ctx.emit({ repository: work.name, digest: candidate.digest, kind: "would-delete" });
   return undefined;
+}
+
+/**
+ * The planned tags minus those the repository's protection patterns keep (known only once GitLab
+ * answered for it): with any pattern, the repository is planned again with them, so the manifests
+ * a protected tag keeps tagged are not counted as deletable either. Protected tags are reported.
+ */
+async function unprotectedTags(work: RepositoryWork, ctx: ExecuteContext): Promise<{ tags: DeletedTag[]; replanned?: RepositoryPlan }> {
+  const planned = work.tagDeletions ?? [];
+  const patterns = planned.length > 0 ? ((await ctx.tagProtection?.(work.name)) ?? []) : [];
+  if (patterns.length === 0) return { tags: planned };
+  const snapshot = await ctx.storage.readRepository(work.name);
+  const replanned = planRepository(snapshot, { now: ctx.now(), policy: ctx.policy, protectedTags: patterns });
+  for (const kept of replanned.tagDecisions?.kept ?? []) {
+    if (kept.reason.kind !== "protected" || !planned.some((tag) => tag.tag === kept.tag)) continue;
+    ctx.emitTag({ repository: work.name, tag: kept.tag, digest: kept.digest, pushedAt: kept.pushedAt, kind: "protected", detail: describeTagKeepReason(kept.reason) });
+  }
+  return { tags: replanned.tagDecisions?.deleted ?? [], replanned };
+}
+
+function tagDeleterOf(ctx: ExecuteContext): TagDeleter {
+  if (!ctx.tagDeleter) throw new Error("the plan deletes tags, but the run has no way to delete them");
+  return ctx.tagDeleter;
 }
 
 /** The candidates the watch's plan still deletes; the others are reported with the reason. */

@@ -27,8 +27,10 @@ describe("--json", () => {
     const document = JSON.parse(result.stdout);
     expect(Object.keys(document).sort()).toEqual([
       "dryRun", "error", "exitCode", "finishedAt", "garbageCollection", "journal", "manifests", "runId",
-      "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tool", "warnings",
+      "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tags", "tool", "warnings",
     ]);
+    // No retention rule: tags are not touched, and the section says so with null.
+    expect(document.tags).toBeNull();
     expect(document.schemaVersion).toBe(1);
     expect(document.dryRun).toBe(true);
     expect(document.exitCode).toBe(0);

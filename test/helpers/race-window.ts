@@ -76,7 +76,7 @@ export async function measureWindow(env: Environment, setup: RaceSetup): Promise
   const slots = new Semaphore(8);
   const started = performance.now();
   const context = {
-    storage, registry, journal, runId: "window", dryRun: false, now: Date.now, policy: gracePolicy(0), perRepository: 4,
+    storage, registry, journal, runId: "window", dryRun: false, now: Date.now, policy: gracePolicy(0), emitTag: () => {}, perRepository: 4,
     slots, signal: new AbortController().signal, emit: () => {}, firstDelete: new FirstDeleteCheck(storage),
   };
   await forEachBounded(work, 8, async (item) => void (await executeRepository(item, context)));

@@ -1,0 +1,79 @@
+/**
+ * Deleting the tags retention planned in one repository, before its manifests: re-check each on
+ * the storage, journal it (the manifest's bytes, for restore), then delete it through the
+ * registry's tag delete (registry/ports.ts TagDeleter), which reads each tag once more right
+ * before it changes it and leaves a tag pushed again since alone.
+ */
+import type { Digest } from "../core/digest.js";
+import { parseManifest } from "../core/manifest.js";
+import type { TagOutcome } from "../core/report.js";
+import type { RepositoryName } from "../core/repository-name.js";
+import type { DeletedTag } from "../core/retention.js";
+import type { TagDeleteOutcome, TagDeleter } from "../registry/ports.js";
+import type { StorageReader } from "../storage/storage-reader.js";
+import type { JournalWriter } from "./journal.js";
+
+/** What deleting tags needs from the run. */
+export interface TagDeleteContext {
+  storage: StorageReader;
+  tagDeleter: TagDeleter;
+  journal?: JournalWriter;
+  runId: string;
+  now: () => number;
+  emitTag: (outcome: TagOutcome) => void;
+}
+
+/**
+ * Deletes `planned` in `name`: a tag that moved or went since the scan is reported and left alone.
+ * Throws DeletesDisabledError (the run stops); every other failure is a tag outcome.
+ */
+export async function deleteTags(name: RepositoryName, planned: readonly DeletedTag[], ctx: TagDeleteContext): Promise<void> {
+  const now = await ctx.storage.readTags(name);
+  const still: DeletedTag[] = [];
+  for (const tag of planned) {
+    const current = now.tags.get(tag.tag);
+    if (current === tag.digest) still.push(tag);
+    else if (current === undefined) ctx.emitTag(outcomeOf(name, tag, { kind: "already-gone" }));
+    else ctx.emitTag(outcomeOf(name, tag, { kind: "changed", digest: current }));
+  }
+  if (still.length === 0) return;
+  for (const tag of still) await journalTag(name, tag, ctx);
+  const outcomes = await ctx.tagDeleter.deleteTags(name, new Map<string, Digest>(still.map((tag) => [tag.tag, tag.digest])));
+  for (const tag of still) {
+    ctx.emitTag(outcomeOf(name, tag, outcomes.get(tag.tag) ?? { kind: "failed", message: "the registry client gave no outcome" }));
+  }
+}
+
+/** The outcome line of one tag, with the rules it breaks as the detail of a deletion. */
+export function outcomeOf(name: RepositoryName, tag: DeletedTag, outcome: TagDeleteOutcome | { kind: "would-delete" }): TagOutcome {
+  const base = { repository: name, tag: tag.tag, digest: tag.digest, pushedAt: tag.pushedAt };
+  switch (outcome.kind) {
+    case "deleted":
+    case "would-delete":
+      return { ...base, kind: outcome.kind, detail: tag.reason };
+    case "already-gone":
+      return { ...base, kind: "already-gone", detail: "deleted since the scan" };
+    case "changed":
+      return { ...base, kind: "kept-on-recheck", detail: `pushed again since the scan: it points at ${outcome.digest} now` };
+    case "protected":
+      return { ...base, kind: "protected", detail: outcome.message };
+    case "failed":
+      return { ...base, kind: "failed", detail: outcome.message };
+  }
+}
+
+/** Appends the tag and its manifest's exact bytes to the journal (flushed) before it is deleted. */
+async function journalTag(name: RepositoryName, tag: DeletedTag, ctx: TagDeleteContext): Promise<void> {
+  if (!ctx.journal) return;
+  const bytes = await ctx.storage.readBlob(tag.digest);
+  await ctx.journal.append({
+    runId: ctx.runId, time: new Date(ctx.now()).toISOString(), repository: name, digest: tag.digest,
+    mediaType: mediaTypeOf(bytes), manifest: bytes.toString("base64"), tag: tag.tag,
+  });
+}
+
+/** The manifest's media type (a PUT by tag on restore sends it back as its Content-Type). */
+function mediaTypeOf(bytes: Buffer): string {
+  const parsed = parseManifest(bytes);
+  return parsed.ok ? parsed.manifest.mediaType : "application/octet-stream";
+}
