@@ -63,6 +63,8 @@ export interface CleanupOptions {
 export interface PlanTotals {
   repositories: number;
   candidates: number;
+  /** Tags retention deletes there (0 without a rule). */
+  tags: number;
 }
 
 /** What the CLI may listen to. All optional. */
@@ -292,7 +294,11 @@ async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabAp
         "the registry's online garbage collection already removes untagged manifests. Nothing was deleted.",
     );
   }
-  const totals = { repositories: allowed.length, candidates: allowed.reduce((n, w) => n + w.candidates.length, 0) };
+  const totals = {
+    repositories: allowed.length,
+    candidates: allowed.reduce((n, w) => n + w.candidates.length, 0),
+    tags: allowed.reduce((n, w) => n + (w.tagDeletions?.length ?? 0), 0),
+  };
   if (!options.dryRun && events.confirm && !(await events.confirm(totals))) {
     report.cancelled = true;
     return;

@@ -114,7 +114,10 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
       {
         ...output.events(credentials.username),
         ...(options.yes || !isInteractive() ? {} : {
-          confirm: (t) => askToConfirm(`Delete ${formatCount(t.candidates)} untagged manifests in ${formatCount(t.repositories)} repositories?`),
+          confirm: (t) => askToConfirm(
+            `Delete ${t.tags > 0 ? `${formatCount(t.tags)} tags and ` : ""}` +
+              `${formatCount(t.candidates)} untagged manifests in ${formatCount(t.repositories)} repositories?`,
+          ),
         }),
       },
       controller.signal,
