@@ -4,25 +4,24 @@
  */
 import type { Digest } from "./core/digest.js";
 import { SafetyRefusal } from "./core/errors.js";
-import { planRepository } from "./core/plan.js";
-import { checkMaxDelete, effectiveMaxDelete, gracePolicy, repositoryIncluded, type RunPolicy, type TagDeletionCount } from "./core/policy.js";
-import type { DeletedTag, ProtectedPattern, RetentionRules } from "./core/retention.js";
+import { gracePolicy, type RunPolicy, type TagDeletionCount } from "./core/policy.js";
+import type { ProtectedPattern } from "./core/retention.js";
 import type { ProjectRulesLookup } from "./project-rules.js";
 import { emptyReport, emptyTagReport, type CleanupReport, type ManifestOutcome, type SkippedRepository, type TagOutcome } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
-import { blobKey, markedBlobs, SpaceLedger } from "./core/space.js";
-import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
+import { SpaceLedger } from "./core/space.js";
+import type { RepositoryPlan, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
-import { repositoryStamp } from "./execute/recheck.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
 import type { RegistryApi, TagDeleter } from "./registry/ports.js";
 import { DeletesDisabledError } from "./registry/registry-error.js";
+import { refuseOverMaxDelete, scanAndPlan, withProjectRules } from "./scan-plan.js";
 import type { StorageReader } from "./storage/storage-reader.js";
 
 export interface CleanupDependencies {
@@ -87,8 +86,8 @@ export interface CleanupEvents {
 /** Outcomes after which the revision link is gone (or, in a dry run, would be). */
 const GONE = new Set<ManifestOutcome["kind"]>(["deleted", "would-delete", "already-gone"]);
 
-/** One run's state, shared by its phases. */
-interface Run {
+/** One run's state, shared by its phases (scan-plan.ts is the first). */
+export interface Run {
   deps: CleanupDependencies;
   options: CleanupOptions;
   events: CleanupEvents;
@@ -146,105 +145,6 @@ export async function runCleanup(
   return report;
 }
 
-async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
-  const { deps, options, report, events } = run;
-  const work: RepositoryWork[] = [];
-  await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
-    if (!repositoryIncluded(run.policy, name)) return;
-    // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
-    const scannedAt = deps.now();
-    const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
-    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy, ...(protectedTags.length > 0 ? { protectedTags } : {}) });
-    report.repositories++;
-    report.manifests += snapshot.revisions.length;
-    report.tags += snapshot.tags.size;
-    for (const kept of plan.kept) report.kept[kept.reason.kind]++;
-    report.candidates += plan.candidates.length;
-    const tagDeletions = countTags(run, plan);
-    plan.warnings.forEach(run.warn);
-    keepInLedger(run.ledger, snapshot, plan);
-    events.planned?.(plan);
-    events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
-    if (plan.candidates.length > 0 || tagDeletions.length > 0) {
-      run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
-      const candidates = CandidateList.from(plan.candidates);
-      const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
-      work.push({
-        name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
-        ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
-      });
-    }
-  }, run.signal);
-  // Scanning in parallel finishes repositories out of order; the report should not.
-  return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** The run's policy with a map of the projects' own rules, filled as repositories are scanned. */
-function withProjectRules(policy: RunPolicy): RunPolicy {
-  if (!policy.retention) return policy;
-  return { ...policy, retention: { ...policy.retention, projectRules: new Map(policy.retention.projectRules ?? []) } };
-}
-
-/**
- * With retention, asks GitLab what the repository's project says (once per project): its own
- * cleanup policy goes into the run's policy, its protected tags are returned for the plan.
- */
-async function askProject(run: Run, name: RepositoryName): Promise<readonly ProtectedPattern[]> {
-  const retention = run.policy.retention;
-  if (!run.deps.projectRules || !retention) return [];
-  const answer = await run.deps.projectRules(name);
-  if (answer.rules !== undefined) (retention.projectRules as Map<string, RetentionRules | false>).set(name, answer.rules);
-  for (const message of answer.warnings) {
-    if (run.projectWarnings.has(message)) continue;
-    run.projectWarnings.add(message);
-    run.warn({ path: answer.project ?? name, message });
-  }
-  return answer.protectedTags;
-}
-
-/** Counts the plan's tag decisions into the report; returns the tags it deletes. */
-function countTags(run: Run, plan: RepositoryPlan): DeletedTag[] {
-  const decisions = plan.tagDecisions;
-  const tags = run.report.tagRetention;
-  if (!decisions || !tags) return [];
-  for (const kept of decisions.kept) tags.kept[kept.reason.kind]++;
-  tags.planned += decisions.deleted.length;
-  if (decisions.deleted.length > 0) {
-    run.tagCounts.push({ name: plan.name, tagsDeleted: decisions.deleted.length, tagsTotal: plan.tags.size });
-  }
-  return decisions.deleted;
-}
-
-/**
- * --max-delete: a plan that deletes more tags than allowed is refused whole before anything is
- * deleted (exit 3); a dry run shows it all the same and ends with the refusal.
- */
-function refuseOverMaxDelete(run: Run): void {
-  const refusal = checkMaxDelete(effectiveMaxDelete(run.policy), run.tagCounts);
-  if (refusal === undefined) return;
-  if (!run.options.dryRun) throw new SafetyRefusal(`${refusal} Nothing was deleted.`);
-  run.report.stoppedBecause = refusal;
-  run.report.stoppedBySafetyCheck = true;
-}
-
-/**
- * Whether the plan of this snapshot may be used for deleting if the disk is unchanged when the
- * repository's turn comes: only when everything was read cleanly and nothing was linked after the
- * scan began (a link caught mid-write, or a push during the scan, calls for a fresh plan).
- */
-function reusable(snapshot: RepositorySnapshot, scannedAt: number): boolean {
-  return snapshot.warnings.length === 0 && snapshot.unreadableTags.length === 0 &&
-    snapshot.revisions.every((revision) => revision.manifest !== undefined && revision.linkedAt < scannedAt);
-}
-
-/** Kept manifests mark their blobs now; candidates are settled once their outcome is known. */
-function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: RepositoryPlan): void {
-  const candidates = new Set<Digest>(plan.candidates.map((candidate) => candidate.digest));
-  for (const revision of snapshot.revisions) {
-    if (!candidates.has(revision.digest)) ledger.keep(markedBlobs(revision).map(blobKey));
-  }
-}
-
 /**
  * Moves a repository's candidates into the space ledger (released if their link went, else kept)
  * and lets go of them: done as soon as the repository is finished, memory follows the
@@ -261,18 +161,6 @@ function settle(run: Run, item: RepositoryWork): void {
   item.candidates = CandidateList.empty;
   run.gone.delete(item.name);
   run.blobs.delete(item.name);
-}
-
-/** Distinct blobs the repository's manifests reference, by their declared sizes. */
-function repositoryBytes(snapshot: RepositorySnapshot): number {
-  const sizes = new Map<Digest, number>();
-  for (const revision of snapshot.revisions) {
-    sizes.set(revision.digest, revision.manifestSize ?? 0);
-    for (const blob of revision.manifest?.blobs ?? []) sizes.set(blob.digest, blob.size);
-  }
-  let total = 0;
-  for (const size of sizes.values()) total += size;
-  return total;
 }
 
 async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabApi | undefined): Promise<void> {

@@ -1,0 +1,132 @@
+/**
+ * The first phase of a cleanup: every repository the policy includes is read from the storage and
+ * planned (tags first, then manifests), kept manifests mark their blobs in the space ledger, and
+ * what can be deleted becomes work for the executor. Also --max-delete's refusal of a whole plan.
+ */
+import type { Run } from "./cleanup.js";
+import { CandidateBlobs } from "./core/candidate-blobs.js";
+import type { Digest } from "./core/digest.js";
+import { SafetyRefusal } from "./core/errors.js";
+import { planRepository } from "./core/plan.js";
+import { checkMaxDelete, effectiveMaxDelete, repositoryIncluded, type RunPolicy } from "./core/policy.js";
+import type { RepositoryName } from "./core/repository-name.js";
+import type { DeletedTag, ProtectedPattern, RetentionRules } from "./core/retention.js";
+import { blobKey, markedBlobs, type SpaceLedger } from "./core/space.js";
+import type { RepositoryPlan, RepositorySnapshot } from "./core/types.js";
+import { CandidateList } from "./execute/candidate-list.js";
+import type { RepositoryWork } from "./execute/execute-repository.js";
+import { forEachBounded } from "./execute/pool.js";
+import { repositoryStamp } from "./execute/recheck.js";
+
+/** Scans and plans every included repository; returns the repositories with something to delete, by name. */
+export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
+  const { deps, options, report, events } = run;
+  const work: RepositoryWork[] = [];
+  await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
+    if (!repositoryIncluded(run.policy, name)) return;
+    // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
+    const scannedAt = deps.now();
+    const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
+    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy, ...(protectedTags.length > 0 ? { protectedTags } : {}) });
+    report.repositories++;
+    report.manifests += snapshot.revisions.length;
+    report.tags += snapshot.tags.size;
+    for (const kept of plan.kept) report.kept[kept.reason.kind]++;
+    report.candidates += plan.candidates.length;
+    const tagDeletions = countTags(run, plan);
+    plan.warnings.forEach(run.warn);
+    keepInLedger(run.ledger, snapshot, plan);
+    events.planned?.(plan);
+    events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
+    if (plan.candidates.length > 0 || tagDeletions.length > 0) {
+      run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
+      const candidates = CandidateList.from(plan.candidates);
+      const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
+      work.push({
+        name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
+        ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
+      });
+    }
+  }, run.signal);
+  // Scanning in parallel finishes repositories out of order; the report should not.
+  return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The run's policy with a map of the projects' own rules, filled as repositories are scanned. */
+export function withProjectRules(policy: RunPolicy): RunPolicy {
+  if (!policy.retention) return policy;
+  return { ...policy, retention: { ...policy.retention, projectRules: new Map(policy.retention.projectRules ?? []) } };
+}
+
+/**
+ * With retention, asks GitLab what the repository's project says (once per project): its own
+ * cleanup policy goes into the run's policy, its protected tags are returned for the plan.
+ */
+async function askProject(run: Run, name: RepositoryName): Promise<readonly ProtectedPattern[]> {
+  const retention = run.policy.retention;
+  if (!run.deps.projectRules || !retention) return [];
+  const answer = await run.deps.projectRules(name);
+  if (answer.rules !== undefined) (retention.projectRules as Map<string, RetentionRules | false>).set(name, answer.rules);
+  for (const message of answer.warnings) {
+    if (run.projectWarnings.has(message)) continue;
+    run.projectWarnings.add(message);
+    run.warn({ path: answer.project ?? name, message });
+  }
+  return answer.protectedTags;
+}
+
+/** Counts the plan's tag decisions into the report; returns the tags it deletes. */
+function countTags(run: Run, plan: RepositoryPlan): DeletedTag[] {
+  const decisions = plan.tagDecisions;
+  const tags = run.report.tagRetention;
+  if (!decisions || !tags) return [];
+  for (const kept of decisions.kept) tags.kept[kept.reason.kind]++;
+  tags.planned += decisions.deleted.length;
+  if (decisions.deleted.length > 0) {
+    run.tagCounts.push({ name: plan.name, tagsDeleted: decisions.deleted.length, tagsTotal: plan.tags.size });
+  }
+  return decisions.deleted;
+}
+
+/**
+ * --max-delete: a plan that deletes more tags than allowed is refused whole before anything is
+ * deleted (exit 3); a dry run shows it all the same and ends with the refusal.
+ */
+export function refuseOverMaxDelete(run: Run): void {
+  const refusal = checkMaxDelete(effectiveMaxDelete(run.policy), run.tagCounts);
+  if (refusal === undefined) return;
+  if (!run.options.dryRun) throw new SafetyRefusal(`${refusal} Nothing was deleted.`);
+  run.report.stoppedBecause = refusal;
+  run.report.stoppedBySafetyCheck = true;
+}
+
+/**
+ * Whether the plan of this snapshot may be used for deleting if the disk is unchanged when the
+ * repository's turn comes: only when everything was read cleanly and nothing was linked after the
+ * scan began (a link caught mid-write, or a push during the scan, calls for a fresh plan).
+ */
+function reusable(snapshot: RepositorySnapshot, scannedAt: number): boolean {
+  return snapshot.warnings.length === 0 && snapshot.unreadableTags.length === 0 &&
+    snapshot.revisions.every((revision) => revision.manifest !== undefined && revision.linkedAt < scannedAt);
+}
+
+/** Kept manifests mark their blobs now; candidates are settled once their outcome is known. */
+function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: RepositoryPlan): void {
+  const candidates = new Set<Digest>(plan.candidates.map((candidate) => candidate.digest));
+  for (const revision of snapshot.revisions) {
+    if (!candidates.has(revision.digest)) ledger.keep(markedBlobs(revision).map(blobKey));
+  }
+}
+
+/** Distinct blobs the repository's manifests reference, by their declared sizes. */
+function repositoryBytes(snapshot: RepositorySnapshot): number {
+  const sizes = new Map<Digest, number>();
+  for (const revision of snapshot.revisions) {
+    sizes.set(revision.digest, revision.manifestSize ?? 0);
+    for (const blob of revision.manifest?.blobs ?? []) sizes.set(blob.digest, blob.size);
+  }
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  return total;
+}
+
