@@ -1,18 +1,20 @@
 /**
- * `gitlab-registry-cleanup restore <journal>`: puts journaled manifests back by digest. A shell
- * around runRestore (src/restore.ts): resolve flags, build dependencies, render the result.
+ * `gitlab-registry-cleanup restore <journal>`: puts journaled manifests back by digest, then
+ * journaled tags by name. A shell around runRestore (src/restore.ts): resolve flags, build
+ * dependencies, render the result.
  */
 import { Command } from "commander";
 import { type Digest, parseDigest } from "../core/digest.js";
 import { ExitCode, UsageError } from "../core/errors.js";
 import { explainInvalidName, parseRepositoryName, type RepositoryName } from "../core/repository-name.js";
-import { readJournalFile } from "../execute/journal-reader.js";
-import { runRestore, type RestoreOutcome } from "../restore.js";
+import { type ParsedJournal, readJournalFile, TAG_NAME } from "../execute/journal-reader.js";
+import { runRestore, type RestoreOutcome, type RestoreReport, type TagRestoreOutcome } from "../restore.js";
 import { PASSWORD_ENV, resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
 import { DEFAULT_USER, parseServer, type RawOptions } from "./options.js";
 import {
-  renderJournalProblem, renderNotInJournal, renderRestoreOutcome, renderRestoreSummary, restoreJson,
+  renderJournalProblem, renderNotInJournal, renderRestoreOutcome, renderRestoreSummary, renderTagNotInJournal,
+  renderTagOutcome, restoreJson,
 } from "./restore-render.js";
 import { processCredentialInputs } from "./terminal.js";
 import { connect, err, onSignals, out } from "./wiring.js";
@@ -21,24 +23,29 @@ import { connect, err, onSignals, out } from "./wiring.js";
 interface RawRestoreOptions extends RawOptions {
   repository?: string[];
   digest?: string[];
+  tag?: string[];
 }
 
 const HELP_AFTER = `
 Puts back, by digest, the manifests a cleanup recorded in its journal (the summary printed its
-path). Only possible until garbage collection has removed their layers. Children are restored
-before the indexes that list them, and subjects before their referrers. Needs push: the Developer
-role or higher (a personal access token needs the api or write_registry scope).
+path), then the tags it deleted, each onto the manifest it pointed at. Only possible until garbage
+collection has removed their layers. Children are restored before the indexes that list them,
+subjects before their referrers, manifests before tags. A tag that exists again, pointing at
+something else, is left alone. Needs push: the Developer role or higher (a personal access token
+needs the api or write_registry scope).
 
 Examples:
   gitlab-registry-cleanup restore ~/.local/state/gitlab-registry-cleanup/journal-<run>.jsonl \\
     -g gitlab.example.com -r registry.example.com -c /root/.registry-cleanup -n
   ... --repository group/project --digest sha256:0123…   (an index brings its journaled children)
+  ... --repository group/project --tag v1.2 --tag latest (a tag brings its journaled manifest)
 
 Password or token, in this order: -c file, --password, $${PASSWORD_ENV},
 a prompt on a terminal, else the first line of standard input.
 
 Exit codes:
-  0    every selected manifest was restored or is already present
+  0    every selected manifest and tag was restored or is already present (or
+       skipped: a tag pushed again since)
   1    some could not be restored (or journal lines were unusable)
   2    usage or input error (flags, the journal cannot be read)
   4    GitLab refused the credentials
@@ -59,7 +66,8 @@ export function addRestoreCommand(program: Command, version: string): void {
     .option("-k, --insecure", "allow http:// URLs and skip TLS certificate verification")
     .option("--ca-cert <file>", "PEM file with the CA that signed the GitLab and registry certificates")
     .option("--repository <name>", "only this repository (repeatable, or a comma list)", collect)
-    .option("--digest <digest>", "only this manifest and what it needs (repeatable, or a comma list)", collect)
+    .option("--digest <digest>", "only this manifest, its journaled tags, and what they need (repeatable, or a comma list)", collect)
+    .option("--tag <tag>", "only this journaled tag and the manifests it needs (exact name; repeatable, or a comma list)", collect)
     .option("-n, --dry-run", "say what would be restored, change nothing (asks only for pull)")
     .option("--json", "write the outcome as one JSON document on stdout")
     .addHelpText("after", HELP_AFTER)
@@ -105,29 +113,50 @@ async function restoreCommand(journalPath: string, raw: RawRestoreOptions, versi
   const controller = new AbortController();
   const removeHandlers = onSignals(controller, "uploads in flight");
   const outcomes: RestoreOutcome[] = [];
+  const tagOutcomes: TagRestoreOutcome[] = [];
   try {
     const report = await runRestore(journal.entries, connection, { dryRun, ...filters }, {
       outcome: (o) => {
         outcomes.push(o);
         if (!json) (o.kind === "failed" ? err : out)(renderRestoreOutcome(o));
       },
+      tagOutcome: (o) => {
+        tagOutcomes.push(o);
+        if (!json) (o.kind === "failed" ? err : out)(renderTagOutcome(o));
+      },
     }, controller.signal);
-    report.notInJournal.forEach((digest) => err(renderNotInJournal(journalPath, digest)));
-    if (report.selected === 0 && (filters.repositories || filters.digests) && journal.entries.length > 0) {
-      throw new UsageError(`Nothing in ${journalPath} matches the --repository/--digest filters.`);
-    }
-    if (json) out(restoreJson({ version, journal: journalPath, problems: journal.problems, outcomes }, report));
-    else renderRestoreSummary(report, journal.problems.length).forEach(out);
-    const incomplete = report.outcomes.failed > 0 || journal.problems.length > 0 || report.notInJournal.length > 0;
-    process.exitCode = report.interrupted ? ExitCode.interrupted : incomplete ? ExitCode.deletionsFailed : ExitCode.ok;
+    finish(report, { version, journalPath, journal, filters, json, outcomes, tagOutcomes });
   } finally {
     removeHandlers();
     await connection.dispatcher.close();
   }
 }
 
-function parseFilters(raw: RawRestoreOptions): { repositories?: Set<RepositoryName>; digests?: Set<Digest> } {
-  const filters: { repositories?: Set<RepositoryName>; digests?: Set<Digest> } = {};
+/** After the run: warnings for filter values found nowhere, the summary or JSON, the exit code. */
+function finish(report: RestoreReport, run: {
+  version: string; journalPath: string; journal: ParsedJournal; filters: Filters; json: boolean;
+  outcomes: RestoreOutcome[]; tagOutcomes: TagRestoreOutcome[];
+}): void {
+  const { journalPath, journal, filters } = run;
+  report.notInJournal.forEach((digest) => err(renderNotInJournal(journalPath, digest)));
+  report.tagsNotInJournal.forEach((tag) => err(renderTagNotInJournal(journalPath, tag)));
+  const filtered = filters.repositories || filters.digests || filters.tags;
+  if (report.selected + report.selectedTags === 0 && filtered && journal.entries.length > 0) {
+    throw new UsageError(`Nothing in ${journalPath} matches the --repository/--digest/--tag filters.`);
+  }
+  const problems = journal.problems;
+  if (run.json) out(restoreJson({ ...run, journal: journalPath, problems }, report));
+  else renderRestoreSummary(report, problems.length).forEach(out);
+  const incomplete = report.outcomes.failed > 0 || report.tagOutcomes.failed > 0 || problems.length > 0 ||
+    report.notInJournal.length > 0 || report.tagsNotInJournal.length > 0;
+  process.exitCode = report.interrupted ? ExitCode.interrupted : incomplete ? ExitCode.deletionsFailed : ExitCode.ok;
+}
+
+/** The --repository, --digest and --tag values, parsed. */
+type Filters = { repositories?: Set<RepositoryName>; digests?: Set<Digest>; tags?: Set<string> };
+
+function parseFilters(raw: RawRestoreOptions): Filters {
+  const filters: Filters = {};
   if (raw.repository && raw.repository.length > 0) {
     filters.repositories = new Set(raw.repository.map((text) => {
       const name = parseRepositoryName(text);
@@ -140,6 +169,13 @@ function parseFilters(raw: RawRestoreOptions): { repositories?: Set<RepositoryNa
       const digest = parseDigest(text);
       if (!digest) throw new UsageError(`Invalid --digest "${text}": expected sha256: followed by 64 lowercase hex digits.`);
       return digest;
+    }));
+  }
+  if (raw.tag && raw.tag.length > 0) {
+    filters.tags = new Set(raw.tag.map((text) => {
+      if (TAG_NAME.test(text)) return text;
+      throw new UsageError(`Invalid --tag "${text}": a tag is up to 128 letters, digits, _ . and -, not starting with . or - ` +
+        "(exact names: no patterns).");
     }));
   }
   return filters;
