@@ -7,7 +7,8 @@ import { Command } from "commander";
 import { type Digest, parseDigest } from "../core/digest.js";
 import { ExitCode, UsageError } from "../core/errors.js";
 import { explainInvalidName, parseRepositoryName, type RepositoryName } from "../core/repository-name.js";
-import { type ParsedJournal, readJournalFile, TAG_NAME } from "../execute/journal-reader.js";
+import { isTagName } from "../core/tag-name.js";
+import { type ParsedJournal, readJournalFile } from "../execute/journal-reader.js";
 import { runRestore, type RestoreOutcome, type RestoreReport, type TagRestoreOutcome } from "../restore.js";
 import { PASSWORD_ENV, resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
@@ -173,7 +174,7 @@ function parseFilters(raw: RawRestoreOptions): Filters {
   }
   if (raw.tag && raw.tag.length > 0) {
     filters.tags = new Set(raw.tag.map((text) => {
-      if (TAG_NAME.test(text)) return text;
+      if (isTagName(text)) return text;
       throw new UsageError(`Invalid --tag "${text}": a tag is up to 128 letters, digits, _ . and -, not starting with . or - ` +
         "(exact names: no patterns).");
     }));

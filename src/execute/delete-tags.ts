@@ -36,10 +36,15 @@ export async function deleteTags(name: RepositoryName, planned: readonly Deleted
     else if (current === undefined) ctx.emitTag(outcomeOf(name, tag, { kind: "already-gone" }));
     else ctx.emitTag(outcomeOf(name, tag, { kind: "changed", digest: current }));
   }
-  if (still.length === 0) return;
-  for (const tag of still) await journalTag(name, tag, ctx);
-  const outcomes = await ctx.tagDeleter.deleteTags(name, new Map<string, Digest>(still.map((tag) => [tag.tag, tag.digest])));
+  const journaled: DeletedTag[] = [];
   for (const tag of still) {
+    const problem = await journalTag(name, tag, ctx);
+    if (problem === undefined) journaled.push(tag);
+    else ctx.emitTag(outcomeOf(name, tag, { kind: "failed", message: `${problem}, so it could not be journaled for restore: left alone` }));
+  }
+  if (journaled.length === 0) return;
+  const outcomes = await ctx.tagDeleter.deleteTags(name, new Map<string, Digest>(journaled.map((tag) => [tag.tag, tag.digest])));
+  for (const tag of journaled) {
     ctx.emitTag(outcomeOf(name, tag, outcomes.get(tag.tag) ?? { kind: "failed", message: "the registry client gave no outcome" }));
   }
 }
@@ -62,18 +67,24 @@ export function outcomeOf(name: RepositoryName, tag: DeletedTag, outcome: TagDel
   }
 }
 
-/** Appends the tag and its manifest's exact bytes to the journal (flushed) before it is deleted. */
-async function journalTag(name: RepositoryName, tag: DeletedTag, ctx: TagDeleteContext): Promise<void> {
-  if (!ctx.journal) return;
-  const bytes = await ctx.storage.readBlob(tag.digest);
+/**
+ * Appends the tag and its manifest's exact bytes and media type (restore sends them back with a
+ * PUT by tag) to the journal, flushed, before it is deleted. Returns why it could not, if so:
+ * a tag whose manifest cannot be read could not be put back, so it is not deleted.
+ */
+async function journalTag(name: RepositoryName, tag: DeletedTag, ctx: TagDeleteContext): Promise<string | undefined> {
+  if (!ctx.journal) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await ctx.storage.readBlob(tag.digest);
+  } catch (error) {
+    return `its manifest could not be read (${error instanceof Error ? error.message : String(error)})`;
+  }
+  const parsed = parseManifest(bytes);
+  if (!parsed.ok) return `its manifest ${tag.digest} is not a manifest (${parsed.problem})`;
   await ctx.journal.append({
     runId: ctx.runId, time: new Date(ctx.now()).toISOString(), repository: name, digest: tag.digest,
-    mediaType: mediaTypeOf(bytes), manifest: bytes.toString("base64"), tag: tag.tag,
+    mediaType: parsed.manifest.mediaType, manifest: bytes.toString("base64"), tag: tag.tag,
   });
-}
-
-/** The manifest's media type (a PUT by tag on restore sends it back as its Content-Type). */
-function mediaTypeOf(bytes: Buffer): string {
-  const parsed = parseManifest(bytes);
-  return parsed.ok ? parsed.manifest.mediaType : "application/octet-stream";
+  return undefined;
 }

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from "../core/digest.js";
 import { UsageError } from "../core/errors.js";
+import { isTagName } from "../core/tag-name.js";
 import { parseRepositoryName, type RepositoryName } from "../core/repository-name.js";
 
 /**
@@ -39,9 +40,6 @@ export interface ParsedJournal {
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** A tag name as the distribution spec allows it. */
-export const TAG_NAME = /^[\w][\w.-]{0,127}$/;
 
 /**
  * Parses journal text (JSON lines). Blank lines are ignored. A manifest journaled twice (a run
@@ -102,7 +100,7 @@ function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
   const digest = typeof record.digest === "string" ? parseDigest(record.digest) : undefined;
   if (!digest) return { line, message: `"digest" is missing or not a sha256/sha512 digest` };
   if (typeof record.mediaType !== "string" || record.mediaType === "") return { line, message: `"mediaType" is missing` };
-  if (record.tag !== undefined && (typeof record.tag !== "string" || !TAG_NAME.test(record.tag))) {
+  if (record.tag !== undefined && (typeof record.tag !== "string" || !isTagName(record.tag))) {
     return { line, message: `"tag" is not a valid tag name (letters, digits, _ . -, at most 128, not starting with . or -)` };
   }
   if (typeof record.manifest !== "string" || !BASE64.test(record.manifest)) {

@@ -3,6 +3,7 @@
  * (GITLAB.md §12). Registries with tag delete get `DELETE /v2/<name>/manifests/<tag>`; the others
  * GitLab's dummy-manifest method (registry/dummy-manifest.ts), with tokens that include push.
  */
+import { isTagName } from "../core/tag-name.js";
 import { randomBytes } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { type Digest, parseDigest } from "../core/digest.js";
@@ -45,7 +46,6 @@ type Current = { kind: "current"; original: FetchedManifest };
 /** The tag is now on the dummy; the manifest to put it back on if the dummy's DELETE fails. */
 type Moved = { kind: "moved"; original: FetchedManifest };
 
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 
 /** Deletes tags through the registry's HTTP API. One instance serves the whole run. */
 export class RegistryTagDeleter implements TagDeleter {
@@ -95,7 +95,7 @@ export class RegistryTagDeleter implements TagDeleter {
     const outcomes = new Map<string, TagDeleteOutcome>();
     const valid = new Map<string, Digest>();
     for (const [tag, digest] of tags) {
-      if (TAG_PATTERN.test(tag)) valid.set(tag, digest);
+      if (isTagName(tag)) valid.set(tag, digest);
       else outcomes.set(tag, { kind: "failed", message: `deleting tag ${name}:${tag}: not a valid tag name` });
     }
     if (valid.size > 0) {
