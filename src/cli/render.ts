@@ -148,9 +148,11 @@ function outcomeRows(report: CleanupReport, row: Row): void {
 /** Before / after garbage collection, and where the space comes from. */
 function renderSpace(report: CleanupReport, space: SpaceEstimate): string[] {
   const gone = report.outcomes.deleted + report.outcomes["would-delete"] + report.outcomes["already-gone"];
+  const tagOutcomes = report.tagRetention?.outcomes;
+  const tagsGone = tagOutcomes ? tagOutcomes.deleted + tagOutcomes["would-delete"] + tagOutcomes["already-gone"] : 0;
   const table: Array<[string, string, string]> = [
     ["Repositories", formatCount(report.repositories), formatCount(report.repositories)],
-    ["Tags", formatCount(report.tags), formatCount(report.tags)],
+    ["Tags", formatCount(report.tags), formatCount(report.tags - tagsGone)],
     ["Manifests", formatCount(report.manifests), formatCount(report.manifests - gone)],
     ["Blobs", formatCount(space.before.blobs), formatCount(space.after.blobs)],
     ["Total size", formatBytes(space.before.bytes), formatBytes(space.after.bytes)],
