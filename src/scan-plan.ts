@@ -23,7 +23,7 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
   const { deps, options, report, events } = run;
   const work: RepositoryWork[] = [];
   await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
-    if (!repositoryIncluded(run.policy, name)) return;
+    if (!repositoryIncluded(run.policy, name)) return keepOutside(run, name);
     // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
     const scannedAt = deps.now();
     const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
@@ -50,6 +50,15 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
   }, run.signal);
   // Scanning in parallel finishes repositories out of order; the report should not.
   return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * A repository the filters leave out is still read, to mark what its manifests use: garbage
+ * collection keeps it, so the space estimate must not count it as freed or as unreferenced.
+ */
+async function keepOutside(run: Run, name: RepositoryName): Promise<void> {
+  const snapshot = await run.deps.storage.readRepository(name);
+  for (const revision of snapshot.revisions) run.ledger.keep(markedBlobs(revision).map(blobKey));
 }
 
 /** The run's policy with a map of the projects' own rules, filled as repositories are scanned. */
