@@ -198,7 +198,7 @@ function protectionPatterns(path: string, rules: TagProtectionRule[] | undefined
     }
     return {
       pattern: rule.pattern,
-      source: `GitLab tag protection rule "${rule.pattern}" (delete: ${rule.minimumAccessLevelForDelete})`,
+      source: `GitLab tag protection rule, delete: ${rule.minimumAccessLevelForDelete}`,
     };
   });
 }

@@ -183,8 +183,8 @@ describe("tag protection (protection)", () => {
   it("gives the protection rules as patterns, whatever role they name; immutable rules are not listed", async () => {
     const { protectedTags } = await lookup({ policies: false, protection: true })(repo("group/nightly/app"));
     expect(protectedTags).toEqual([
-      { pattern: "v.*", source: 'GitLab tag protection rule "v.*" (delete: owner)' },
-      { pattern: "^stable$", source: 'GitLab tag protection rule "^stable$" (delete: admin)' },
+      { pattern: "v.*", source: "GitLab tag protection rule, delete: owner" },
+      { pattern: "^stable$", source: "GitLab tag protection rule, delete: admin" },
     ]);
   });
 
@@ -204,7 +204,7 @@ describe("tag protection (protection)", () => {
 
   it("keeps a pattern it cannot match (it then protects every tag), with a warning", async () => {
     const result = await lookup(BOTH, "maint-api")(repo("group/odd-protection"));
-    expect(result.protectedTags).toEqual([{ pattern: "\\pL", source: 'GitLab tag protection rule "\\pL" (delete: maintainer)' }]);
+    expect(result.protectedTags).toEqual([{ pattern: "\\pL", source: "GitLab tag protection rule, delete: maintainer" }]);
     expect(result.warnings).toEqual([
       expect.stringMatching(/^Project group\/odd-protection's tag protection rule "\\pL" cannot be matched here \(.+\): tag retention keeps every tag of its repositories\.$/),
     ]);

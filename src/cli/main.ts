@@ -173,8 +173,8 @@ async function tagWiring(
     const fromProject = projectRules ? (await projectRules(name)).protectedTags : [];
     return [
       ...fromProject,
-      ...(patterns?.denyDelete ?? []).map((pattern) => ({ pattern, source: "GitLab tag protection (the registry token's tag_deny_access_patterns)" })),
-      ...(patterns?.immutable ?? []).map((pattern) => ({ pattern, source: "GitLab immutable tag rule (the registry token's tag_immutable_patterns)" })),
+      ...(patterns?.denyDelete ?? []).map((pattern) => ({ pattern, source: "the registry token's tag_deny_access_patterns" })),
+      ...(patterns?.immutable ?? []).map((pattern) => ({ pattern, source: "an immutable tag rule in the registry token" })),
     ];
   };
   return { tagDeleter, tagProtection, ...(projectRules ? { projectRules } : {}) };

@@ -62,8 +62,11 @@ export class Output {
       scanProgress: ({ repositories, manifests }) => this.progress.scanning(repositories, manifests),
       planned: (plan) => {
         if (this.collect) for (const tag of plan.tagDecisions?.kept ?? []) this.keptTags.push({ repository: plan.name, tag });
+        // A protected tag is named even without -v: it is a rule the admin may not know of.
+        for (const kept of plan.tagDecisions?.kept ?? []) {
+          if (this.mode.verbose || (!this.mode.quiet && kept.reason.kind === "protected")) this.text(renderKeptTag(plan.name, kept));
+        }
         if (!this.mode.verbose) return;
-        for (const kept of plan.tagDecisions?.kept ?? []) this.text(renderKeptTag(plan.name, kept));
         for (const kept of plan.kept) this.text(`Keep image ${kept.digest} in repository ${plan.name}: ${describeKeepReason(kept.reason)}`);
       },
       skipped: (s) => this.err(this.errStyle.warning(renderSkipped(s))),

@@ -107,7 +107,7 @@ export function renderSummary(
   if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
   if (report.warnings > 0) row("Warnings", report.warnings);
   if (report.space) lines.push(...renderSpace(report, report.space));
-  if (report.journalPath) lines.push(`Journal of deleted manifests (for restore): ${report.journalPath}`);
+  if (report.journalPath) lines.push(`Journal of deleted manifests and tags (for restore): ${report.journalPath}`);
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
   return lines;
 }
@@ -117,7 +117,7 @@ const tagKeepLabel: Record<TagKeepReasonKind, string> = {
   "name-regex-keep": "name-regex-keep",
   "not-matched": "not matching name-regex-delete",
   "keep-n": "keep-n",
-  "newer-than": "newer than older-than",
+  "newer-than": "pushed within older-than",
   protected: "protected",
 };
 
