@@ -11,12 +11,12 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes, randomUUID, type Hash, type Hmac } from "node:crypto";
 import { access, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Agent, request } from "undici";
+import { freePort } from "./loopback.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -315,16 +315,6 @@ async function assertBinaries(): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
