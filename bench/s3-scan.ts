@@ -42,6 +42,8 @@ export interface S3ScanResult {
   tags?: number;
   candidates?: number;
   requests: RequestCounts;
+  /** Requests in flight on the wire, on average over the run (sampled every 10 ms): 16 is full use. */
+  inFlight: number;
   cpuMs: number;
   maxRssKb: number;
 }
@@ -61,6 +63,20 @@ class CountingAgent extends Agent {
       else this.counts.listObjectsPages++;
     }
     return super.dispatch(options, handler);
+  }
+
+  /** Samples the requests in flight every 10 ms until the returned function is called; that gives the average. */
+  sampleInFlight(): () => number {
+    let samples = 0;
+    let total = 0;
+    const timer = setInterval(() => {
+      samples++;
+      for (const stats of Object.values(this.stats)) total += stats.running;
+    }, 10);
+    return () => {
+      clearInterval(timer);
+      return samples === 0 ? 0 : total / samples;
+    };
   }
 }
 
@@ -112,7 +128,7 @@ function countedDriver(settings: S3Settings): { driver: CountingDriver; agent: C
  * runCleanup as a dry run whose token provider grants nothing (as bench/scan.ts toolScan): no
  * registry or GitLab request, only the scan, the plan and the space estimate.
  */
-async function toolRun(driver: StorageDriver): Promise<Omit<S3ScanResult, "cpuMs" | "maxRssKb" | "requests">> {
+async function toolRun(driver: StorageDriver): Promise<Omit<S3ScanResult, "cpuMs" | "maxRssKb" | "requests" | "inFlight">> {
   const started = performance.now();
   let scanned = started;
   let measuring = started;
@@ -155,7 +171,7 @@ const TAG_CURRENT = /\/_manifests\/tags\/[^/]+\/current\/link$/;
  * registry writes there, side by side) and, as the repository keys stream in, GET each tag's
  * `current/link` and the manifest blob of each revision link, at most 16 in flight.
  */
-async function referenceRun(driver: StorageDriver): Promise<Omit<S3ScanResult, "cpuMs" | "maxRssKb" | "requests">> {
+async function referenceRun(driver: StorageDriver): Promise<Omit<S3ScanResult, "cpuMs" | "maxRssKb" | "requests" | "inFlight">> {
   const started = performance.now();
   const seen = { manifests: 0, tags: 0, missing: 0, blobBytes: 0 };
   let inFlight = 0;
@@ -202,10 +218,12 @@ if (process.argv[1]?.endsWith("/bench/s3-scan.js") && process.argv[2]) {
   const which = process.argv[2];
   const settings = JSON.parse(process.env.BENCH_S3_SETTINGS ?? "{}") as S3Settings;
   const { driver, agent } = countedDriver(settings);
+  const sampled = agent.sampleInFlight();
   const result = which === "tool" ? await toolRun(driver) : await referenceRun(driver);
+  const inFlight = sampled();
   await agent.close();
   // CPU time (all threads, user + system) varies far less than wall time on a shared machine.
   const usage = process.resourceUsage();
   const cpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000;
-  process.stdout.write(`${JSON.stringify({ ...result, requests: driver.counts, cpuMs, maxRssKb: usage.maxRSS } satisfies S3ScanResult)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...result, requests: driver.counts, inFlight, cpuMs, maxRssKb: usage.maxRSS } satisfies S3ScanResult)}\n`);
 }

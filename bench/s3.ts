@@ -22,6 +22,7 @@ import { startS3Server, type S3Server } from "../test/helpers/s3-server.js";
 import { runCliMeasured, type CliRun } from "./cli-run.js";
 import { processCpuMs } from "./delete.js";
 import { BENCH_DIR, projectsOf, type CachedStorage } from "./environment.js";
+import { machineBusyMs, waitForQuiet } from "./machine-load.js";
 import type { RepositoryModel, SizeName } from "./model.js";
 import type { RequestCounts, S3ScanResult } from "./s3-scan.js";
 import { uploadTree } from "./s3-upload.js";
@@ -47,9 +48,17 @@ const BUCKET = "registry";
 const ROOT_DIRECTORY = "/registry";
 /** The memstore's capacity: M needs ~6 GB of OSD memory in all (~20 KB per object). $BENCH_S3_MEMORY_GB overrides. */
 const MEMORY_BYTES = Number(process.env.BENCH_S3_MEMORY_GB ?? "10") * 2 ** 30;
+/** Before each round, wait up to $BENCH_S3_QUIET_WAIT_S (600) for others to use under $BENCH_S3_QUIET_CORES (0.5) cores. */
+const QUIET_CORES = Number(process.env.BENCH_S3_QUIET_CORES ?? "0.5");
+const QUIET_WAIT_MS = Number(process.env.BENCH_S3_QUIET_WAIT_S ?? "600") * 1000;
 const CHILD = join(fileURLToPath(new URL(".", import.meta.url)), "s3-scan.js");
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The middle value; with an even count (2 rounds) the mean of the middle two, not the larger. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
+}
 
 /** Runs the scenario on `storage` (a generated size); stops every server it started, also on failure. */
 export async function s3Scenario(size: SizeName, storage: CachedStorage, models: RepositoryModel[], options: S3ScenarioOptions): Promise<BenchRow[]> {
@@ -71,8 +80,8 @@ export async function s3Scenario(size: SizeName, storage: CachedStorage, models:
       bucket: BUCKET, rootDirectory: `${ROOT_DIRECTORY.slice(1)}/`, region: server.region, endpoint: server.endpoint,
       secure: false, skipVerify: false, accessKey: server.accessKey, secretKey: server.secretKey,
     };
-    const rows = await alternate(size, storage, settings, cephDir, options);
-    rows.push(await cliDryRun(size, storage, models, server, dir, log));
+    const { rows, referenceMs } = await alternate(size, storage, settings, cephDir, options);
+    rows.push(await cliDryRun(size, storage, models, server, dir, referenceMs, log));
     return rows;
   } finally {
     await server?.stop();
@@ -80,11 +89,16 @@ export async function s3Scenario(size: SizeName, storage: CachedStorage, models:
   }
 }
 
-/** A child's result plus the CPU the gateway and the OSD spent serving it. */
-type Measured = S3ScanResult & { serverCpuMs: number };
+/**
+ * A child's result plus the CPU the gateway and the OSD spent serving it, and the cores' worth
+ * of CPU the rest of the machine (other people's work) used meanwhile.
+ */
+type Measured = S3ScanResult & { serverCpuMs: number; othersCores: number };
 
 /** Warm-up reference, then reference and tool in turn; the rows compare medians. */
-async function alternate(size: SizeName, storage: CachedStorage, settings: S3Settings, cephDir: string, options: S3ScenarioOptions): Promise<BenchRow[]> {
+async function alternate(
+  size: SizeName, storage: CachedStorage, settings: S3Settings, cephDir: string, options: S3ScenarioOptions,
+): Promise<{ rows: BenchRow[]; referenceMs: number }> {
   const { log } = options;
   const run = (which: "tool" | "reference"): Promise<Measured> => measuredChild(which, settings, cephDir);
   log(`  warm-up: reference (load ${load()})`);
@@ -95,12 +109,14 @@ async function alternate(size: SizeName, storage: CachedStorage, settings: S3Set
   const tool: Measured[] = [];
   const reference: Measured[] = [];
   for (let round = 1; round <= Math.max(2, options.rounds); round++) {
-    const loadBefore = load();
+    const quiet = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS, log);
     reference.push(await run("reference"));
     tool.push(await run("tool"));
     const [r, t] = [reference.at(-1)!, tool.at(-1)!];
-    log(`  round ${round} (load ${loadBefore} -> ${load()}): reference ${seconds(r.ms)} (CPU ${seconds(r.cpuMs)}, server ${seconds(r.serverCpuMs)}), ` +
-      `tool ${seconds(t.ms)} = scan ${seconds(t.scanMs!)} + estimate ${seconds(t.estimateMs!)} (CPU ${seconds(t.cpuMs)}, server ${seconds(t.serverCpuMs)}), ` +
+    log(`  round ${round} (others used ${quiet.toFixed(2)} cores before, ${r.othersCores.toFixed(2)} / ${t.othersCores.toFixed(2)} during): ` +
+      `reference ${seconds(r.ms)} (CPU ${seconds(r.cpuMs)}, server ${seconds(r.serverCpuMs)}, ${r.inFlight.toFixed(1)} in flight), ` +
+      `tool ${seconds(t.ms)} = scan ${seconds(t.scanMs!)} + estimate ${seconds(t.estimateMs!)} ` +
+      `(CPU ${seconds(t.cpuMs)}, server ${seconds(t.serverCpuMs)}, ${t.inFlight.toFixed(1)} in flight), ratio ${(t.ms / r.ms).toFixed(2)}, ` +
       `tool peak RSS ${Math.round(t.maxRssKb / 1024)} MB`);
   }
   const expected = storage.summary.candidates;
@@ -110,13 +126,15 @@ async function alternate(size: SizeName, storage: CachedStorage, settings: S3Set
   log(`    reference: ${perManifest(reference[0]!.requests, storage.summary.manifests)}`);
   const cpu = median(tool.map((t) => t.cpuMs)) / median(reference.map((r) => r.cpuMs));
   const serverCpu = median(tool.map((t) => t.serverCpuMs)) / median(reference.map((r) => r.serverCpuMs));
-  log(`  CPU tool / reference: client ${cpu.toFixed(2)}x, server (radosgw + OSD) ${serverCpu.toFixed(2)}x`);
+  // Client and server share the two cores, so on a quiet machine the wall ratio tends to this one.
+  const allCpu = median(tool.map((t) => t.cpuMs + t.serverCpuMs)) / median(reference.map((r) => r.cpuMs + r.serverCpuMs));
+  log(`  CPU tool / reference: client ${cpu.toFixed(2)}x, server (radosgw + OSD) ${serverCpu.toFixed(2)}x, both ${allCpu.toFixed(2)}x`);
   const toolMs = median(tool.map((t) => t.ms));
   const refMs = median(reference.map((r) => r.ms));
   const scanMs = median(tool.map((t) => t.scanMs!));
-  return [
+  const rows: BenchRow[] = [
     {
-      scenario: `s3 dry run in process ${size} (scan+plan+estimate)`, measured: `${seconds(toolMs)} (CPU ${cpu.toFixed(2)}x)`,
+      scenario: `s3 dry run in process ${size} (scan+plan+estimate)`, measured: `${seconds(toolMs)} (CPU ${cpu.toFixed(2)}x, +server ${allCpu.toFixed(2)}x)`,
       reference: seconds(refMs), value: toolMs / refMs, target: "<= 1.3x", pass: toolMs / refMs <= 1.3,
     },
     {
@@ -128,20 +146,26 @@ async function alternate(size: SizeName, storage: CachedStorage, settings: S3Set
       value: planned[0]!, target: "= model", pass: planned.every((count) => count === expected),
     },
   ];
+  return { rows, referenceMs: refMs };
 }
 
 /** One child (`node s3-scan.js which`), and the CPU time the S3 server's daemons spent meanwhile. */
 async function measuredChild(which: "tool" | "reference", settings: S3Settings, cephDir: string): Promise<Measured> {
   const daemons = await serverPids(cephDir);
   const before = await Promise.all(daemons.map(processCpuMs));
+  const busyBefore = await machineBusyMs();
+  const started = performance.now();
   // BENCH_S3_CHILD_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the children.
   const nodeArgs = (process.env.BENCH_S3_CHILD_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs, CHILD, which], {
     maxBuffer: 1 << 20, env: { PATH: process.env.PATH ?? "", BENCH_S3_SETTINGS: JSON.stringify(settings) },
   });
+  const wallMs = performance.now() - started;
+  const busyMs = (await machineBusyMs()) - busyBefore;
   const after = await Promise.all(daemons.map(processCpuMs));
   const serverCpuMs = after.reduce((sum, ms, i) => sum + ms - before[i]!, 0);
-  return { ...(JSON.parse(stdout) as S3ScanResult), serverCpuMs };
+  const result = JSON.parse(stdout) as S3ScanResult;
+  return { ...result, serverCpuMs, othersCores: Math.max(0, busyMs - result.cpuMs - serverCpuMs) / wallMs };
 }
 
 /** The gateway's and the OSD's pids, from the pid files Ceph writes in the server's directory. */
@@ -157,7 +181,9 @@ function perManifest(counts: RequestCounts, manifests: number): string {
 }
 
 /** The built CLI's dry run against docker-registry on the bucket and the GitLab stand-in; only `--registry-config` names the storage. */
-async function cliDryRun(size: SizeName, storage: CachedStorage, models: RepositoryModel[], server: S3Server, dir: string, log: (line: string) => void): Promise<BenchRow> {
+async function cliDryRun(
+  size: SizeName, storage: CachedStorage, models: RepositoryModel[], server: S3Server, dir: string, referenceMs: number, log: (line: string) => void,
+): Promise<BenchRow> {
   const pki = await createPki(dir);
   const gitlab = await startGitlabStandin({ pki, issuer: "gitlab-issuer", users: DEFAULT_USERS, projects: projectsOf(models) });
   let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
@@ -177,7 +203,8 @@ async function cliDryRun(size: SizeName, storage: CachedStorage, models: Reposit
     ], dir);
     const wouldDelete = run.counts.Would ?? 0;
     log(`  exit ${run.code} in ${seconds(run.wallMs)} (CPU ${seconds(run.cpuMs)}), ${wouldDelete} would-delete lines, ` +
-      `${gitlab.authRequests} /jwt/auth requests, peak RSS ${(run.maxRssKb / 1024).toFixed(0)} MB`);
+      `${gitlab.authRequests} /jwt/auth requests, peak RSS ${(run.maxRssKb / 1024).toFixed(0)} MB; ` +
+      `wall ${(run.wallMs / referenceMs).toFixed(2)}x the reference's median`);
     const ok = run.code === 0 && wouldDelete === storage.summary.candidates;
     if (!ok) log(run.tail.join("\n"));
     const mb = run.maxRssKb / 1024;
