@@ -34,6 +34,7 @@ import { DEFAULT_GC_COMMAND, resolveOptions, type RawOptions, type ResolvedOptio
 import { Output } from "./output.js";
 import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
+import { addUsageCommand } from "./usage-command.js";
 import { chooseStorage, type StorageChoice } from "./storage-backends.js";
 import { renderSummary } from "./render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
@@ -253,6 +254,7 @@ async function main(): Promise<void> {
   });
   const program = buildProgram(VERSION, cleanupCommand).exitOverride();
   addRestoreCommand(program, VERSION);
+  addUsageCommand(program, VERSION);
   try {
     await program.parseAsync(process.argv);
   } catch (error) {

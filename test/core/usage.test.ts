@@ -48,7 +48,7 @@ async function buildReport(projects: boolean): Promise<UsageReport> {
   const A1 = manifest("A1", ["cross", "a1"]);
   const T1 = manifest("T1", ["cross", "t1"]);
   const G1 = manifest("G1", ["g1"]);
-  const repositories = [
+  const repositories: Array<{ name: string; project: string | null; revisions: Revision[]; tags: Record<string, Revision> }> = [
     { name: "acme/web", project: "acme/web", revisions: [W1, manifest("W0", ["base", "w0"])], tags: { latest: W1 } },
     { name: "acme/web/worker", project: "acme/web", revisions: [K1], tags: { main: K1 } },
     // AY is untagged but an hour old: kept by the grace period.
