@@ -34,6 +34,12 @@ export interface TokenProvider {
    * discards the cached one first (after a 401).
    */
   tokenFor(name: RepositoryName, options?: { refresh?: boolean }): Promise<string>;
+  /**
+   * Whether GitLab treats the credentials' user as an instance administrator: it grants the
+   * `registry:catalog:*` scope to administrators only, password or token alike (GITLAB.md §1).
+   * One token request. Absent in providers that cannot tell (the answer is then unknown).
+   */
+  isAdministrator?(): Promise<boolean>;
   /** How many requests were sent to `/jwt/auth` (for the report and the benchmark). */
   readonly requestCount: number;
 }

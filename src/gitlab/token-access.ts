@@ -11,13 +11,17 @@ export interface TokenAccess {
   actions: Map<string, readonly string[]>;
   /** Only repositories whose entry carried tag patterns. */
   protection: Map<string, TagProtection>;
+  /** It grants `registry:catalog:*`, which GitLab gives instance administrators only (GITLAB.md §1). */
+  catalog: boolean;
 }
 
 /** Reads `access`, ignoring malformed entries (they grant nothing). */
 export function readAccess(access: unknown): TokenAccess {
   const actions = new Map<string, readonly string[]>();
   const protection = new Map<string, TagProtection>();
+  let catalog = false;
   for (const entry of Array.isArray(access) ? access : []) {
+    if (entry?.type === "registry" && entry.name === "catalog" && Array.isArray(entry.actions)) catalog ||= entry.actions.includes("*");
     if (entry?.type !== "repository" || typeof entry.name !== "string" || !Array.isArray(entry.actions)) continue;
     const name: string = entry.name;
     const granted = entry.actions.filter((action: unknown): action is string => typeof action === "string");
@@ -25,7 +29,7 @@ export function readAccess(access: unknown): TokenAccess {
     const patterns = tagPatterns(entry.meta);
     if (patterns) protection.set(name, merge(protection.get(name), patterns));
   }
-  return { actions, protection };
+  return { actions, protection, catalog };
 }
 
 /**

@@ -54,6 +54,8 @@ interface IssuedToken {
   protection: Map<string, TagProtection>;
   /** The repositories it was requested for: they come due together, so they are renewed together. */
   names: readonly RepositoryName[];
+  /** It grants `registry:catalog:*` (administrators only). */
+  catalog: boolean;
 }
 
 /** Someone waiting for a token for one repository. */
@@ -64,6 +66,8 @@ interface Waiter {
 }
 
 const SERVICE_QUERY = "service=container_registry";
+/** The one registry scope GitLab grants, and only to instance administrators (GITLAB.md §1). */
+const CATALOG_SCOPE = "registry:catalog:*";
 /**
  * Bytes one repository's access entry is assumed to add to a token until a token shows the real
  * figure: GitLab's entries (name, actions, project path and ids) are 250 to 350 bytes in base64.
@@ -113,6 +117,21 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
   /** One token request without scope: proves the credentials before anything else is done. */
   async verifyCredentials(): Promise<void> {
     await this.#fetch([]);
+  }
+
+  /**
+   * Whether GitLab treats the user as an instance administrator, from one token request for
+   * `registry:catalog:*`: GitLab grants that scope when `current_user.admin?` and to nobody else
+   * (Auth::ContainerRegistryAuthenticationService#process_registry_access). Unlike the REST API's
+   * `is_admin`, it works with a password.
+   */
+  async isAdministrator(): Promise<boolean> {
+    if (this.#refusal) throw this.#refusal;
+    const url = new URL(this.#endpoint);
+    url.search = `${SERVICE_QUERY}&scope=${CATALOG_SCOPE}`;
+    const sentAt = this.#now();
+    const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
+    return this.#decode(body, sentAt).catalog;
   }
 
   /**

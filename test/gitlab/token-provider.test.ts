@@ -487,3 +487,42 @@ describe("against the GitLab stand-in's tokens", () => {
     }
   });
 });
+
+describe("isAdministrator: the registry:catalog:* scope GitLab grants administrators only", () => {
+  it("is true for an administrator's password and any of their tokens, false for everyone else, one request each", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "token-provider-"));
+    const gitlab = await startGitlabStandin({
+      pki: await createPki(dir),
+      users: [
+        { username: "root", password: "root-pw", admin: true, tokens: [{ token: "glpat-root-read", scopes: ["read_registry"] }] },
+        { username: "maint", password: "maint-pw", tokens: [{ token: "glpat-maint-api", scopes: ["api"] }] },
+      ],
+      projects: [{ path: "group/app", members: { maint: "owner" } }],
+    });
+    try {
+      const ask = async (username: string, secret: string): Promise<boolean> => {
+        const tokens = provider({ gitlabUrl: new URL(gitlab.url), username, secret, now: Date.now });
+        const answer = await tokens.isAdministrator();
+        expect(tokens.requestCount).toBe(1);
+        return answer;
+      };
+      expect(await ask("root", "root-pw")).toBe(true);
+      // GitLab checks `current_user.admin?`, not the token's scopes.
+      expect(await ask("root", "glpat-root-read")).toBe(true);
+      expect(await ask("maint", "maint-pw")).toBe(false);
+      expect(await ask("maint", "glpat-maint-api")).toBe(false);
+      expect(gitlab.scopeLog.every((scopes) => scopes.length === 1 && scopes[0] === "registry:catalog:*")).toBe(true);
+    } finally {
+      await gitlab.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops at a refused login like every other request", async () => {
+    injector.script((_req, res) => res.writeHead(401, { "content-type": "application/json" }).end('{"errors":[{"code":"UNAUTHORIZED"}]}'));
+    const tokens = provider();
+    await expect(tokens.isAdministrator()).rejects.toBeInstanceOf(AuthError);
+    await expect(tokens.isAdministrator()).rejects.toBeInstanceOf(AuthError);
+    expect(injector.requests).toHaveLength(1);
+  });
+});
