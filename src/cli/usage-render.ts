@@ -23,6 +23,8 @@ export interface UsageInfo {
 }
 
 const HEADERS = ["tags", "manifests", "untagged", "size", "kept", "freeable", "shared"];
+/** Rolled-up rows also say how many repositories they hold. */
+const ROLLED_UP_HEADERS = ["repositories", ...HEADERS];
 
 /** The whole text report: storage, blob store, one table per level, orphans, the total. */
 export function renderUsage(result: UsageResult, info: UsageInfo, style: Style): string[] {
@@ -43,7 +45,7 @@ export function renderUsage(result: UsageResult, info: UsageInfo, style: Style):
   if (report.projects) lines.push("", ...table(style, "Projects", "project", report.projects, info.top));
   lines.push("", ...table(style, "Top-level groups", "group", report.groups, info.top));
   if (report.withoutProject && report.withoutProject.repositories > 0) lines.push("", ...orphans(report.withoutProject, info));
-  lines.push("", ...totalLines(report, style));
+  lines.push("", ...totalLines(report, style, info.orphansKnown));
   if (result.interrupted) lines.push("Interrupted: the numbers above cover only the repositories scanned before the stop.");
   return lines;
 }
@@ -55,17 +57,18 @@ function table<T extends UsageRow>(
   what: string,
   rows: readonly T[],
   top: number | undefined,
-  label: (row: T) => string = (row) => row.name,
+  label?: (row: T) => string,
 ): string[] {
   const shown = top === undefined ? rows : rows.slice(0, top);
   const heading = `${title} by space a cleanup would free (${shown.length === rows.length ? "all" : "top"} ` +
     `${formatCount(shown.length)} of ${formatCount(rows.length)}):`;
   if (rows.length === 0) return [style.bold(`${title}: none.`)];
-  const cells = shown.map((row) => [label(row), ...numbers(row)]);
-  const widths = [what, ...HEADERS].map((header, column) => Math.max(header.length, ...cells.map((cell) => cell[column]!.length)));
+  const headers = label ? HEADERS : ROLLED_UP_HEADERS;
+  const cells = shown.map((row) => (label ? [label(row), ...numbers(row)] : [row.name, formatCount(row.repositories), ...numbers(row)]));
+  const widths = [what, ...headers].map((header, column) => Math.max(header.length, ...cells.map((cell) => cell[column]!.length)));
   const format = (cell: string[]): string =>
     `  ${cell.map((text, column) => (column === 0 ? text.padEnd(widths[0]!) : text.padStart(widths[column]!))).join("  ")}`.trimEnd();
-  return [style.bold(heading), format([what, ...HEADERS]), ...cells.map(format)];
+  return [style.bold(heading), format([what, ...headers]), ...cells.map(format)];
 }
 
 function numbers(row: UsageRow): string[] {
@@ -89,18 +92,21 @@ function orphans(row: UsageRow, info: UsageInfo): string[] {
   ];
 }
 
-function totalLines(report: UsageReport, style: Style): string[] {
+function totalLines(report: UsageReport, style: Style, orphansKnown: boolean): string[] {
   const { total } = report;
   const levels = [
     `${formatCount(total.repositories)} repositories`,
     ...(report.projects ? [`${formatCount(report.projects.length)} projects`] : []),
     `${formatCount(report.groups.length)} top-level groups`,
   ];
+  const orphaned = report.withoutProject && report.withoutProject.freeableBytes > 0 && orphansKnown
+    ? `; ${formatBytes(report.withoutProject.freeableBytes)} of it in orphans, only once they have a project again`
+    : "";
   return [
     style.bold(`Total: ${levels.join(", ")}; ${formatCount(total.tags)} tags, ${formatCount(total.manifests)} manifests ` +
       `(${formatCount(total.candidates)} untagged ones a cleanup deletes)`),
     `  size ${formatBytes(total.bytes)}, kept ${formatBytes(total.keptBytes)}, freeable ${formatBytes(total.freeableBytes)}` +
-      ` (a cleanup, then garbage collection, frees it; plus ${formatBytes(report.blobStore.unreferencedBytes)} unreferenced already)`,
+      ` (what a cleanup, then garbage collection, frees${orphaned})`,
   ];
 }
 

@@ -120,7 +120,7 @@ describe("usage on a storage tree", () => {
     expect(lines[header + 3]).toMatch(/^ {2}other\/tool\s+/);
     expect(lines[header + 4]).toBe("");
     expect(result.stdout).toContain("Top-level groups by space a cleanup would free (all 2 of 2):");
-    expect(result.stdout).toMatch(/^ {2}acme\s+4\s+7\s+2\s+67\.87 KiB\s+53\.22 KiB\s+14\.65 KiB\s+20\.31 KiB$/m);
+    expect(result.stdout).toMatch(/^ {2}acme\s+4\s+4\s+7\s+2\s+67\.87 KiB\s+53\.22 KiB\s+14\.65 KiB\s+20\.31 KiB$/m);
     expect(result.stdout).toContain("Total: 5 repositories, 2 top-level groups; 5 tags, 9 manifests (3 untagged ones a cleanup deletes)");
     expect(result.stdout).toContain("size 79.20 KiB, kept 57.32 KiB, freeable 21.88 KiB");
     expect(result.stdout).not.toContain("Projects");
