@@ -44,7 +44,7 @@ export function renderUsage(result: UsageResult, info: UsageInfo, style: Style):
   lines.push("", ...table(style, "Repositories", "repository", report.repositories, info.top, label));
   if (report.projects) lines.push("", ...table(style, "Projects", "project", report.projects, info.top));
   lines.push("", ...table(style, "Top-level groups", "group", report.groups, info.top));
-  if (report.withoutProject && report.withoutProject.repositories > 0) lines.push("", ...orphans(report.withoutProject, info));
+  if (report.withoutProject && report.withoutProject.repositories > 0) lines.push("", ...orphans(report, report.withoutProject, info));
   lines.push("", ...totalLines(report, style, info.orphansKnown));
   if (result.interrupted) lines.push("Interrupted: the numbers above cover only the repositories scanned before the stop.");
   return lines;
@@ -78,17 +78,23 @@ function numbers(row: UsageRow): string[] {
   ];
 }
 
-function orphans(row: UsageRow, info: UsageInfo): string[] {
-  const what = `${formatCount(row.repositories)} ${row.repositories === 1 ? "repository" : "repositories"}, ` +
-    `${formatBytes(row.bytes)} (${formatBytes(row.bytes - row.sharedBytes)} of it used by no other repository), ` +
-    `${formatBytes(row.freeableBytes)} held only by untagged manifests`;
+/** The repositories without a project, together, then each of them (the first `top`), with what to do. */
+function orphans(report: UsageReport, together: UsageRow, info: UsageInfo): string[] {
+  const unique = (row: UsageRow): string => `${formatBytes(row.bytes - row.sharedBytes)} of it used by no other repository`;
+  const what = `${formatCount(together.repositories)} ${together.repositories === 1 ? "repository" : "repositories"}, ` +
+    `${formatBytes(together.bytes)} (${unique(together)}), ${formatBytes(together.freeableBytes)} held only by untagged manifests`;
+  const rows = report.repositories.filter((row) => row.project === null);
+  const shown = info.top === undefined ? rows : rows.slice(0, info.top);
+  const each = shown.map((row) => `  ${row.name}: ${formatBytes(row.bytes)} (${unique(row)}), ${formatBytes(row.freeableBytes)} freeable`);
+  if (shown.length < rows.length) each.push(`  … and ${formatCount(rows.length - shown.length)} more (--top)`);
   if (!info.orphansKnown) {
-    return [`Without a project visible to this token: ${what}. Only an administrator's token tells orphans apart.`];
+    return [`Without a project visible to this token: ${what}. Only an administrator's token tells orphans apart.`, ...each];
   }
   return [
     `Orphans (no GitLab project owns them): ${what}.`,
-    "  A cleanup cannot delete in them (no token covers them): recreate or rename the project to that path and clean it,",
-    "  or run `gitlab-ctl registry-garbage-collect -m`, which also deletes every untagged manifest the cleanup keeps on purpose.",
+    ...each,
+    "A cleanup cannot delete in them (no token covers them): recreate or rename the project to that path and clean it,",
+    "or run `gitlab-ctl registry-garbage-collect -m`, which also deletes every untagged manifest the cleanup keeps on purpose.",
   ];
 }
 
