@@ -46,7 +46,10 @@ export function renderUsage(result: UsageResult, info: UsageInfo, style: Style):
   lines.push("", ...table(style, "Top-level groups", "group", report.groups, info.top));
   if (report.withoutProject && report.withoutProject.repositories > 0) lines.push("", ...orphans(report, report.withoutProject, info));
   lines.push("", ...totalLines(report, style, info.orphansKnown));
-  if (result.interrupted) lines.push("Interrupted: the numbers above cover only the repositories scanned before the stop.");
+  if (result.interrupted) {
+    lines.push("Interrupted: the numbers above cover only the repositories scanned before the stop, and freeable may count " +
+      "blobs that a repository not scanned yet keeps.");
+  }
   return lines;
 }
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/media-types.js";
 import type { Digest } from "../../src/core/digest.js";
-import { ROOT, ROOT_TOKEN, startEnvironment, type Environment } from "../helpers/environment.js";
+import { DEFAULT_USERS, ROOT, ROOT_TOKEN, startEnvironment, type Environment } from "../helpers/environment.js";
 import { pushImage, pushTagHistory, type PushedManifest } from "../helpers/images.js";
 import { credentialsFile, runCli } from "../helpers/run-cli.js";
 import { createStorageTree, type StorageTree } from "../helpers/storage-tree.js";
@@ -154,11 +154,16 @@ describe("usage on the real registry, with the GitLab stand-in", () => {
   let orphanOld: PushedManifest;
   let orphanLatest: PushedManifest;
 
+  /** Not an administrator: sees group/project only. */
+  const VIEWER = { username: "viewer", secret: "glpat-viewer-read-api" };
   const storageArgs = (): string[] => ["-p", env.registry.storageRoot, "--registry-config", env.registry.configPath];
 
   beforeAll(async () => {
     env = await startEnvironment({
-      projects: [{ path: "group/project", members: {} }, { path: "other/tool", members: {} }, { path: "ghost/app", members: {} }],
+      users: [...DEFAULT_USERS, { username: VIEWER.username, password: "viewer-password", tokens: [{ token: VIEWER.secret, scopes: ["read_api"] }] }],
+      projects: [
+        { path: "group/project", members: { [VIEWER.username]: "developer" } }, { path: "other/tool", members: {} }, { path: "ghost/app", members: {} },
+      ],
     });
     token = await credentialsFile(env, ROOT_TOKEN);
     const ctx = env.pushContext(ROOT);
@@ -223,6 +228,26 @@ describe("usage on the real registry, with the GitLab stand-in", () => {
     expect(text.stdout).toContain("Projects by space a cleanup would free (all 2 of 2):");
     expect(text.stdout).toContain("Orphans (no GitLab project owns them): 1 repository");
     expect(text.stdout).toContain("Total: 4 repositories, 2 projects, 3 top-level groups");
+  });
+
+  it("--gitlab with a token that cannot see every project names no orphan", async () => {
+    const viewer = await credentialsFile(env, VIEWER, "viewer");
+    const args = ["usage", ...storageArgs(), "--min-age", "0", "--gitlab", env.gitlab.url, "-k", "-c", viewer];
+    const result = await runCli([...args, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain("not an administrator");
+    const document = parse(result.stdout);
+    const owner = Object.fromEntries(document.repositories.map((row) => [row.name, [row.project, row.orphan]]));
+    expect(owner).toEqual({
+      "ghost/app": [null, null], "group/project": ["group/project", false],
+      "group/project/worker": ["group/project", false], "other/tool": [null, null],
+    });
+    expect(document.projects!.map((row) => row.name)).toEqual(["group/project"]);
+    expect(document.orphans).toBeNull();
+    const text = await runCli(args);
+    expect(text.stdout).toMatch(/^ {2}other\/tool \(no project visible\)\s/m);
+    expect(text.stdout).toContain("Without a project visible to this token: 2 repositories");
+    expect(text.stdout).not.toContain("orphan)");
   });
 
   it("--gitlab with a password instead of a token is exit 2, saying what to give", async () => {
