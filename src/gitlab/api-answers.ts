@@ -4,7 +4,7 @@
  * that would make a policy delete more than GitLab would, if misread, is refused instead.
  */
 import type { CleanupError } from "../core/errors.js";
-import type { ProjectExpirationPolicy, TagProtectionRule } from "./ports.js";
+import type { ProjectExpirationPolicy, RegistryRepositoryRecord, TagProtectionRule } from "./ports.js";
 
 /** Builds the error for an answer that is not GitLab's shape, from what was wrong with it. */
 export type Unexpected = (what: string) => CleanupError;
@@ -42,6 +42,17 @@ export function readTagProtectionRules(body: unknown, unexpected: Unexpected): T
       minimumAccessLevelForDelete: accessLevel(rule.minimum_access_level_for_delete),
       minimumAccessLevelForPush: accessLevel(rule.minimum_access_level_for_push),
     };
+  });
+}
+
+/** The repositories of one page of `GET /projects/:id/registry/repositories` (GITLAB.md §13). */
+export function readRegistryRepositories(body: unknown, unexpected: Unexpected): RegistryRepositoryRecord[] {
+  if (!Array.isArray(body)) throw unexpected("is not a list of container repositories");
+  return body.map((repository: unknown) => {
+    if (!isObject(repository) || typeof repository.id !== "number" || typeof repository.path !== "string") {
+      throw unexpected("lists a container repository without a numeric id and a path");
+    }
+    return { id: repository.id, path: repository.path, status: typeof repository.status === "string" ? repository.status : null };
   });
 }
 

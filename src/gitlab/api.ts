@@ -6,8 +6,10 @@ import type { Agent as HttpAgent } from "node:http";
 import { Projects, Users } from "@gitbeaker/rest";
 import type { Dispatcher } from "undici";
 import { AuthError, CleanupError, ExitCode, UsageError } from "../core/errors.js";
-import { readExpirationPolicy, readTagProtectionRules } from "./api-answers.js";
-import type { GitLabApi, GitLabUser, ProjectExpirationPolicy, TagProtectionRule } from "./ports.js";
+import { readExpirationPolicy, readRegistryRepositories, readTagProtectionRules } from "./api-answers.js";
+import type {
+  GitLabApi, GitLabUser, ProjectExpirationPolicy, RegistryRepositories, RegistryRepositoryRecord, TagProtectionRule,
+} from "./ports.js";
 
 export interface GitLabRestApiOptions {
   /** GitLab's external URL; the API is under `<gitlabUrl>/api/v4`. */
@@ -24,12 +26,16 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** What every refusal of the secret tells the user to do. */
 const NEEDS_TOKEN = "use a personal access token with the `api` scope (it also gets the registry tokens that delete)";
 
+/** Repositories asked for per page (GitLab's maximum), and pages at most (10,000 repositories in one project). */
+const PER_PAGE = 100;
+const MAX_PAGES = 100;
+
 /** The GitLabApi over @gitbeaker/rest. */
-export class GitLabRestApi implements GitLabApi {
+export class GitLabRestApi implements GitLabApi, RegistryRepositories {
   // Only the two resources used: the whole `Gitlab` bundle builds ~200 resources, each with its
   // own rate limiters, which cost ~2 MB of heap for the whole run. Endpoints gitbeaker lacks
-  // (protected tag rules) go through the Projects resource's requester, so they share its
-  // token, dispatcher and error handling.
+  // (protected tag rules) and those used by one flag only (container repositories) go through
+  // the Projects resource's requester, so they share its token, dispatcher and error handling.
   readonly #users: InstanceType<typeof Users>;
   readonly #projects: InstanceType<typeof Projects>;
   readonly #host: string;
@@ -91,6 +97,39 @@ export class GitLabRestApi implements GitLabApi {
     return response === undefined ? undefined : readTagProtectionRules(response.body, this.#unexpected(operation));
   }
 
+  /** `GET /projects/:id/registry/repositories`, page by page (`x-next-page`). */
+  async registryRepositories(projectPath: string): Promise<RegistryRepositoryRecord[] | undefined> {
+    const operation = `listing the container repositories of project ${projectPath}`;
+    const endpoint = `projects/${encodeURIComponent(projectPath)}/registry/repositories`;
+    const records: RegistryRepositoryRecord[] = [];
+    for (let page = 1, pages = 0; pages < MAX_PAGES; pages++) {
+      const searchParams = { per_page: PER_PAGE, page };
+      const response = await this.#read(operation, () =>
+        this.#projects.requester.get(endpoint, { searchParams, signal: AbortSignal.timeout(this.#timeoutMs) }), { forbiddenIsAbsent: true });
+      if (response === undefined) return pages === 0 ? undefined : records;
+      records.push(...readRegistryRepositories(response.body, this.#unexpected(operation)));
+      const next = Number(response.headers["x-next-page"]);
+      if (!Number.isSafeInteger(next) || next <= page) return records;
+      page = next;
+    }
+    return records;
+  }
+
+  /** `DELETE /projects/:id/registry/repositories/:repository_id` (202: GitLab deletes it later). */
+  async deleteRegistryRepository(projectPath: string, id: number): Promise<"accepted" | "gone"> {
+    const operation = `deleting container repository ${id} of project ${projectPath}`;
+    const endpoint = `projects/${encodeURIComponent(projectPath)}/registry/repositories/${id}`;
+    try {
+      await this.#projects.requester.delete(endpoint, { signal: AbortSignal.timeout(this.#timeoutMs) });
+      return "accepted";
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return "gone";
+      if (status !== 401 && status !== 403) throw this.#wrap(operation, error);
+      throw new CleanupError(`${operation} at ${this.#host}/api/v4: ${refusalOf(status, summary(error), projectPath)}`, ExitCode.deletionsFailed);
+    }
+  }
+
   /**
    * One read: 404 (and, where the caller says so, a 403 for a role too low) is undefined; a
    * refused secret throws what to do about it; anything else throws with the status in one line.
@@ -141,6 +180,18 @@ export class GitLabRestApi implements GitLabApi {
     }
     return new CleanupError(`${where}: ${detail}`, ExitCode.deletionsFailed);
   }
+}
+
+/** Why GitLab refused to delete a repository, and what to do (GITLAB.md §13). */
+function refusalOf(status: number, said: string, projectPath: string): string {
+  if (status === 401) return `401 Unauthorized: the REST API takes personal access tokens only: ${NEEDS_TOKEN}`;
+  if (said === "insufficient_scope") return "403 insufficient_scope: deleting a repository needs a token with the `api` scope (`read_api` only reads)";
+  if (/protected/i.test(said)) {
+    return `${said}: a container repository protection rule of project ${projectPath} forbids your role to delete it ` +
+      "(an administrator, or a role the rule allows, may)";
+  }
+  return `${said.startsWith("403") ? said : `403 ${said}`.trimEnd()}: deleting a repository needs the Maintainer role or ` +
+    `higher in project ${projectPath} (administrators: everywhere)`;
 }
 
 /** The HTTP status of a GitbeakerRequestError (`cause.response.status`), if any. */

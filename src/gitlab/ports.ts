@@ -129,3 +129,29 @@ export interface GitLabApi {
    */
   tagProtectionRules(projectPath: string): Promise<TagProtectionRule[] | undefined>;
 }
+
+/** GitLab's record of a container repository (`GET /projects/:id/registry/repositories`, GITLAB.md §13). */
+export interface RegistryRepositoryRecord {
+  id: number;
+  /** The repository's full path, e.g. `group/project/old` (the project's path for its root repository). */
+  path: string;
+  /** `delete_scheduled`, `delete_ongoing` or `delete_failed` while or after GitLab deletes it; null otherwise. */
+  status: string | null;
+}
+
+/** Reading and deleting GitLab's records of container repositories (REST, a token with `api`). */
+export interface RegistryRepositories {
+  /**
+   * Every container repository GitLab records for the project (all pages). Undefined when the
+   * token cannot see the project (404: no such project, or not a member) or may not read its
+   * registry (403: below Reporter). Throws UsageError for a password, AuthError for a token
+   * without `api` or `read_api`.
+   */
+  registryRepositories(projectPath: string): Promise<RegistryRepositoryRecord[] | undefined>;
+  /**
+   * `DELETE /projects/:id/registry/repositories/:repository_id`: GitLab answers 202 and deletes it
+   * later, in a background job that deletes every tag first. "gone" on 404 (removed meanwhile).
+   * Throws CleanupError saying why on a refusal (403: the role, a protection rule, the token's scope).
+   */
+  deleteRegistryRepository(projectPath: string, id: number): Promise<"accepted" | "gone">;
+}

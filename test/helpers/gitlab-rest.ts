@@ -1,7 +1,7 @@
 /**
  * The sliver of GitLab's REST API (`/api/v4`) the tool uses through gitbeaker: who the token
  * belongs to, project lookup by id or full path (with its cleanup policy), and a project's
- * protected container tag rules. Tokens only (GITLAB.md §2): a password, or any unknown secret,
+ * protected container tag rules, and its container repositories (gitlab-registry-repositories.ts). Tokens only (GITLAB.md §2): a password, or any unknown secret,
  * is a 401. Every request is logged for tests.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -9,6 +9,7 @@ import {
   canSeeProject, hasRole, userForToken,
   type RoleThresholds, type StandinUser, type StoredProject,
 } from "./gitlab-permissions.js";
+import { answerRepositories, type RepositoryRecords } from "./gitlab-registry-repositories.js";
 import { tagRuleJson } from "./gitlab-tag-rules.js";
 
 /** The stand-in's mutable directory of users and projects, and its REST log. */
@@ -22,10 +23,12 @@ export interface StandinState {
   nextId: number;
   thresholds: RoleThresholds;
   apiLog: ApiRequestRecord[];
+  /** GitLab's records of container repositories. */
+  repositories: RepositoryRecords;
 }
 
 /** What an `/api/v4` request asked for. */
-export type ApiEndpoint = "user" | "project" | "tag-rules" | "other";
+export type ApiEndpoint = "user" | "project" | "tag-rules" | "registry-repositories" | "registry-repository" | "other";
 
 /** One `/api/v4` request as the stand-in saw it. */
 export interface ApiRequestRecord {
@@ -33,6 +36,8 @@ export interface ApiRequestRecord {
   endpoint: ApiEndpoint;
   /** The project id or path as sent (decoded), for project endpoints. */
   project?: string;
+  /** The repository id, for `registry-repository`. */
+  repositoryId?: number;
   /** The user the token resolved to, if any. */
   username?: string;
   status: number;
@@ -75,6 +80,9 @@ function answer(
   baseUrl: string,
 ): number {
   if (!caller.ok) return sendJson(res, 401, { message: "401 Unauthorized" });
+  if (record.endpoint === "registry-repositories" || record.endpoint === "registry-repository") {
+    return answerRepositories(req, res, state.repositories, caller, projectById(state, record.project!), record.repositoryId);
+  }
   if (req.method !== "GET") return sendJson(res, 404, { error: "404 Not Found" });
   switch (record.endpoint) {
     case "user":
@@ -88,12 +96,16 @@ function answer(
   }
 }
 
-function route(segments: string[]): Pick<ApiRequestRecord, "endpoint" | "project"> {
+function route(segments: string[]): Pick<ApiRequestRecord, "endpoint" | "project" | "repositoryId"> {
   if (segments.length === 1 && segments[0] === "user") return { endpoint: "user" };
   if (segments[0] !== "projects" || segments[1] === undefined) return { endpoint: "other" };
   const project = decodeURIComponent(segments[1]);
   if (segments.length === 2) return { endpoint: "project", project };
   if (segments.slice(2).join("/") === "registry/protection/tag/rules") return { endpoint: "tag-rules", project };
+  if (segments[2] === "registry" && segments[3] === "repositories") {
+    if (segments.length === 4) return { endpoint: "registry-repositories", project };
+    if (segments.length === 5 && /^\d+$/.test(segments[4]!)) return { endpoint: "registry-repository", project, repositoryId: Number(segments[4]) };
+  }
   return { endpoint: "other" };
 }
 
@@ -165,8 +177,12 @@ function expirationPolicyJson(project: StoredProject): Record<string, unknown> |
 
 /** By numeric id or full path; GitLab hides projects the caller cannot see behind a 404. */
 function visibleProject(state: StandinState, caller: Known, id: string): StoredProject | undefined {
-  const project = /^\d+$/.test(id) ? [...state.projects.values()].find((p) => p.id === Number(id)) : state.projects.get(id);
+  const project = projectById(state, id);
   return project && canSeeProject(caller.user, project) ? project : undefined;
+}
+
+function projectById(state: StandinState, id: string): StoredProject | undefined {
+  return /^\d+$/.test(id) ? [...state.projects.values()].find((p) => p.id === Number(id)) : state.projects.get(id);
 }
 
 function projectNotFound(res: ServerResponse): number {

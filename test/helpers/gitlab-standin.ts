@@ -1,7 +1,7 @@
 /**
  * A GitLab stand-in on a loopback port: `GET /jwt/auth` issues registry tokens the real registry
  * accepts, and a sliver of `/api/v4` answers token checks, project lookups (with their cleanup
- * policies) and protected tag rules. It follows what GitLab documents (GITLAB.md §1-§3, §12) so
+ * policies), protected tag rules and container repositories (GITLAB.md §13). It follows what GitLab documents (GITLAB.md §1-§3, §12) so
  * the tool's tests exercise the same refusals and silent drops a real instance produces, and it
  * records what it was asked for tests and benchmarks.
  */
@@ -12,6 +12,7 @@ import {
   accessFor, authenticateBasic, DEFAULT_THRESHOLDS, splitScopes,
   type AccessEntry, type RoleThresholds, type StandinProject, type StandinUser, type StoredProject,
 } from "./gitlab-permissions.js";
+import { recordRepository, type RepositoryProtectionRule, type StandinRepository } from "./gitlab-registry-repositories.js";
 import { handleApi, sendJson, type ApiEndpoint, type ApiRequestRecord, type StandinState } from "./gitlab-rest.js";
 import type { Pki } from "./pki.js";
 
@@ -19,6 +20,7 @@ export type {
   AccessEntry, Role, StandinExpirationPolicy, StandinProject, StandinToken, StandinUser, StoredProject,
 } from "./gitlab-permissions.js";
 export type { ApiEndpoint, ApiRequestRecord } from "./gitlab-rest.js";
+export type { RepositoryProtectionRule, StandinRepository } from "./gitlab-registry-repositories.js";
 export type { AccessMeta, ProtectionLevel, StandinTagRule } from "./gitlab-tag-rules.js";
 
 /** The message GitLab sends with every 401 from /jwt/auth. */
@@ -38,6 +40,8 @@ export interface GitlabStandinOptions {
   users?: StandinUser[];
   projects?: StandinProject[];
   thresholds?: Partial<RoleThresholds>;
+  /** The registry host in each repository's `location`. Default `registry.example.com`. */
+  registryHost?: string;
 }
 
 /** The claims of an issued token. */
@@ -91,6 +95,7 @@ export class GitlabStandin {
     this.state = {
       users: new Map(), userIds: new Map(), projects: new Map(), namespaceIds: new Map(), nextId: 1,
       thresholds: this.thresholds, apiLog: [],
+      repositories: { byId: new Map(), protection: new Map(), deleteDelayMs: 50, registryHost: options.registryHost ?? "registry.example.com" },
     };
     this.key = createPrivateKey(options.pki.keyPem);
     this.keyId = options.pki.keyId;
@@ -180,6 +185,31 @@ export class GitlabStandin {
     this.state.projects.delete(path);
   }
 
+  /**
+   * GitLab's record of the container repository at `path` (as a push there creates it), added
+   * if missing. Throws when no project owns the path.
+   */
+  addRepository(path: string): StandinRepository {
+    const record = recordRepository(this.state.repositories, this.state.projects.values(), path, () => this.state.nextId++);
+    if (!record) throw new Error(`no project owns repository ${path}`);
+    return record;
+  }
+
+  /** The container repositories GitLab records now (a deleted one until its worker has run), by path. */
+  repositoryRecords(): StandinRepository[] {
+    return [...this.state.repositories.byId.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** How long a deleted repository stays listed (`delete_scheduled`) before its record goes. Default 50 ms. */
+  set repositoryDeleteDelayMs(ms: number) {
+    this.state.repositories.deleteDelayMs = ms;
+  }
+
+  /** Sets the project's container repository protection rules (replacing earlier ones). */
+  protectRepositories(projectPath: string, rules: RepositoryProtectionRule[]): void {
+    this.state.repositories.protection.set(projectPath, rules);
+  }
+
   /** Forgets the request logs (/jwt/auth and /api/v4) and the last claims. */
   resetStats(): void {
     this.authLog.length = 0;
@@ -234,6 +264,10 @@ export class GitlabStandin {
     const { identity } = outcome;
     if (identity.user) record.username = identity.user.username;
     const access = accessFor(identity, this.state.projects.values(), scopes, this.thresholds, { metadata: this.accessMetadata });
+    // GitLab records a repository when it grants push there (ContainerRepository.find_or_create_from_path).
+    for (const entry of access) {
+      if (entry.type === "repository" && entry.actions.some((action) => action === "push" || action === "*")) this.addRepository(entry.name);
+    }
     record.status = sendJson(res, 200, { token: this.issue(identity.user?.username, access) });
   }
 
