@@ -14,7 +14,7 @@ import { PASSWORD_ENV, resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
 import { DEFAULT_USER, parseServer, type RawOptions } from "./options.js";
 import {
-  renderJournalProblem, renderNotInJournal, renderRestoreOutcome, renderRestoreSummary, renderTagNotInJournal,
+  renderJournalProblem, renderNotInJournal, renderRepositoryRecord, renderRestoreOutcome, renderRestoreSummary, renderTagNotInJournal,
   renderTagOutcome, restoreJson,
 } from "./restore-render.js";
 import { processCredentialInputs } from "./terminal.js";
@@ -146,8 +146,10 @@ function finish(report: RestoreReport, run: {
     throw new UsageError(`Nothing in ${journalPath} matches the --repository/--digest/--tag filters.`);
   }
   const problems = journal.problems;
-  if (run.json) out(restoreJson({ ...run, journal: journalPath, problems }, report));
-  else renderRestoreSummary(report, problems.length).forEach(out);
+  const repositoryRecords = journal.repositories.filter((entry) => !filters.repositories || filters.repositories.has(entry.repository));
+  if (!run.json) repositoryRecords.forEach((entry) => err(renderRepositoryRecord(entry)));
+  if (run.json) out(restoreJson({ ...run, journal: journalPath, problems, repositoryRecords }, report));
+  else renderRestoreSummary(report, problems.length, repositoryRecords.length).forEach(out);
   const incomplete = report.outcomes.failed > 0 || report.tagOutcomes.failed > 0 || problems.length > 0 ||
     report.notInJournal.length > 0 || report.tagsNotInJournal.length > 0;
   process.exitCode = report.interrupted ? ExitCode.interrupted : incomplete ? ExitCode.deletionsFailed : ExitCode.ok;

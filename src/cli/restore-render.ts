@@ -1,6 +1,6 @@
 /** Restore outcomes and report -> text for people, or one JSON document. No decisions here. */
 import type { Digest } from "../core/digest.js";
-import type { JournalProblem } from "../execute/journal-reader.js";
+import type { JournalProblem, JournalRepositoryEntry } from "../execute/journal-reader.js";
 import type { RestoreOutcome, RestoreReport, TagRestoreOutcome } from "../restore.js";
 
 /** One line per journaled manifest, worded like the cleanup's `Deleted image … in repository …`. */
@@ -32,6 +32,13 @@ export function renderJournalProblem(journal: string, problem: JournalProblem): 
   return `Warning: ${journal}:${problem.line}: ${problem.message}; this line was skipped.`;
 }
 
+/** A repository `--delete-empty-repositories` deleted in GitLab: nothing restores GitLab's record. */
+export function renderRepositoryRecord(entry: JournalRepositoryEntry): string {
+  return `Cannot restore GitLab's record of repository ${entry.repository} (project ${entry.project}, id ${entry.gitlabId}, ` +
+    "deleted by --delete-empty-repositories): GitLab removed it for good; restoring manifests or tags there, or any push, " +
+    "makes GitLab record the repository anew (a new id, empty until then).";
+}
+
 /** A --digest that names nothing in the journal. */
 export function renderNotInJournal(journal: string, digest: Digest): string {
   return `Warning: --digest ${digest} is not in ${journal} (in the repositories selected); nothing to restore for it.`;
@@ -43,7 +50,7 @@ export function renderTagNotInJournal(journal: string, tag: string): string {
 }
 
 /** The closing summary; the tag rows only when the journal has tags selected or --tag was given. */
-export function renderRestoreSummary(report: RestoreReport, skippedLines: number): string[] {
+export function renderRestoreSummary(report: RestoreReport, skippedLines: number, repositoryRecords = 0): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was restored)" : "Summary"];
   const row = (label: string, value: number): void => void lines.push(`  ${label.padEnd(38)}${value}`);
   const o = report.outcomes;
@@ -55,6 +62,7 @@ export function renderRestoreSummary(report: RestoreReport, skippedLines: number
   if (skippedLines > 0) row("Journal lines skipped (unusable)", skippedLines);
   if (report.notInJournal.length > 0) row("--digest values not in the journal", report.notInJournal.length);
   if (report.selectedTags > 0 || report.tagsNotInJournal.length > 0) tagRows(report, row);
+  if (repositoryRecords > 0) row("GitLab records (cannot be restored)", repositoryRecords);
   lines.push(...closing(report, skippedLines));
   return lines;
 }
@@ -98,6 +106,7 @@ function closing(report: RestoreReport, skippedLines: number): string[] {
 export function restoreJson(
   input: {
     version: string; journal: string; problems: JournalProblem[]; outcomes: RestoreOutcome[]; tagOutcomes: TagRestoreOutcome[];
+    repositoryRecords?: JournalRepositoryEntry[];
   },
   report: RestoreReport,
 ): string {
@@ -117,5 +126,9 @@ export function restoreJson(
     tagsNotInJournal: report.tagsNotInJournal,
     manifests: input.outcomes,
     tags: input.tagOutcomes,
+    // GitLab records of repositories the cleanup deleted: never restored (restore cannot bring them back).
+    repositoriesNotRestored: (input.repositoryRecords ?? []).map(({ repository, project, gitlabId, runId, time }) => ({
+      repository, project, gitlabId, runId, time,
+    })),
   }, null, 2);
 }

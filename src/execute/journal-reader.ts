@@ -27,15 +27,30 @@ export interface JournalEntry {
   tag?: string;
 }
 
+/**
+ * A repository record (`deletedRepository: true`): GitLab's record of `repository` was deleted by
+ * `--delete-empty-repositories`. Nothing can be restored from it; restore reports it.
+ */
+export interface JournalRepositoryEntry {
+  line: number;
+  runId: string;
+  time: string;
+  repository: RepositoryName;
+  project: string;
+  gitlabId: number;
+}
+
 /** A line that was skipped, and why. */
 export interface JournalProblem {
   line: number;
   message: string;
 }
 
-/** What a journal holds: the usable entries in file order, and the skipped lines. */
+/** What a journal holds: the usable entries in file order, the repository records, and the skipped lines. */
 export interface ParsedJournal {
   entries: JournalEntry[];
+  /** GitLab repository records deleted, once each, in file order. */
+  repositories: JournalRepositoryEntry[];
   problems: JournalProblem[];
 }
 
@@ -51,6 +66,7 @@ export function parseJournal(text: string): ParsedJournal {
   // Slots in file order; a tag's earlier record is emptied when a later one replaces it.
   const slots: Array<JournalEntry | undefined> = [];
   const problems: JournalProblem[] = [];
+  const repositories: JournalRepositoryEntry[] = [];
   const manifests = new Set<string>();
   const tags = new Map<string, number>();
   text.split("\n").forEach((raw, index) => {
@@ -58,6 +74,10 @@ export function parseJournal(text: string): ParsedJournal {
     if (raw.trim() === "") return;
     const parsed = parseLine(raw, line);
     if ("message" in parsed) return void problems.push(parsed);
+    if ("gitlabId" in parsed) {
+      if (!repositories.some((entry) => entry.repository === parsed.repository)) repositories.push(parsed);
+      return;
+    }
     if (parsed.tag === undefined) {
       const key = `${parsed.repository}@${parsed.digest}`;
       if (!manifests.has(key)) slots.push(parsed);
@@ -68,7 +88,7 @@ export function parseJournal(text: string): ParsedJournal {
     if (earlier !== undefined) slots[earlier] = undefined;
     tags.set(key, slots.push(parsed) - 1);
   });
-  return { entries: slots.filter((entry): entry is JournalEntry => entry !== undefined), problems };
+  return { entries: slots.filter((entry): entry is JournalEntry => entry !== undefined), repositories, problems };
 }
 
 /** Reads and parses a journal file. Throws UsageError (exit 2) when it cannot be read. */
@@ -86,7 +106,7 @@ export async function readJournalFile(path: string): Promise<ParsedJournal> {
   return parseJournal(text);
 }
 
-function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
+function parseLine(raw: string, line: number): JournalEntry | JournalRepositoryEntry | JournalProblem {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -97,6 +117,7 @@ function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
   const record = json as Record<string, unknown>;
   const repository = typeof record.repository === "string" ? parseRepositoryName(record.repository) : undefined;
   if (!repository) return { line, message: `"repository" is missing or not a valid repository name` };
+  if (record.deletedRepository !== undefined) return repositoryRecord(record, repository, line);
   const digest = typeof record.digest === "string" ? parseDigest(record.digest) : undefined;
   if (!digest) return { line, message: `"digest" is missing or not a sha256/sha512 digest` };
   if (typeof record.mediaType !== "string" || record.mediaType === "") return { line, message: `"mediaType" is missing` };
@@ -116,5 +137,17 @@ function parseLine(raw: string, line: number): JournalEntry | JournalProblem {
     runId: typeof record.runId === "string" ? record.runId : "",
     time: typeof record.time === "string" ? record.time : "",
     ...(typeof record.tag === "string" ? { tag: record.tag } : {}),
+  };
+}
+
+/** A `deletedRepository: true` line: the project and GitLab's id, no manifest. */
+function repositoryRecord(record: Record<string, unknown>, repository: RepositoryName, line: number): JournalRepositoryEntry | JournalProblem {
+  if (record.deletedRepository !== true) return { line, message: `"deletedRepository" is not true` };
+  if (typeof record.project !== "string" || record.project === "") return { line, message: `"project" is missing` };
+  if (typeof record.gitlabId !== "number" || !Number.isSafeInteger(record.gitlabId)) return { line, message: `"gitlabId" is missing or not a number` };
+  return {
+    line, repository, project: record.project, gitlabId: record.gitlabId,
+    runId: typeof record.runId === "string" ? record.runId : "",
+    time: typeof record.time === "string" ? record.time : "",
   };
 }

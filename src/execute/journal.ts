@@ -1,5 +1,5 @@
 /**
- * The journal: one JSON line per deleted manifest or tag, written and flushed to disk BEFORE its
+ * The journal: one JSON line per deleted manifest, tag or GitLab repository record, written and flushed to disk BEFORE its
  * DELETE is sent, so every deletion can be undone (restore) until garbage collection runs.
  */
 import { writeSync } from "node:fs";
@@ -29,12 +29,26 @@ export interface JournalRecord {
   tag?: string;
 }
 
+/**
+ * A repository `--delete-empty-repositories` deleted in GitLab (GITLAB.md §13): a record of its
+ * own, with no manifest. Restore cannot bring GitLab's record back, and says so.
+ */
+export interface RepositoryJournalRecord {
+  runId: string;
+  time: string;
+  repository: RepositoryName;
+  deletedRepository: true;
+  /** The GitLab project it belonged to, and GitLab's id of the repository record. */
+  project: string;
+  gitlabId: number;
+}
+
 /** Where records go. The cleanup waits for `append` before it deletes. */
 export interface JournalWriter {
   readonly path: string;
   /** Records appended so far. */
   readonly records: number;
-  append(record: JournalRecord): Promise<void>;
+  append(record: JournalRecord | RepositoryJournalRecord): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -71,7 +85,7 @@ export class FileJournal implements JournalWriter {
     }
   }
 
-  append(record: JournalRecord): Promise<void> {
+  append(record: JournalRecord | RepositoryJournalRecord): Promise<void> {
     this.records++;
     return new Promise((done, fail) => {
       this.pending.push({ line: JSON.stringify(record) + "\n", done, fail });

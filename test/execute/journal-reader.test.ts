@@ -63,4 +63,21 @@ describe("parseJournal", () => {
     ]);
     expect(entries[2]!.runId).toBe("second");
   });
+
+  it("reads repository records (--delete-empty-repositories) apart, once each, and names bad ones", () => {
+    const repository = (overrides: Record<string, unknown> = {}) => JSON.stringify({
+      runId: "r", time: "t", repository: "group/project/old", deletedRepository: true, project: "group/project", gitlabId: 7, ...overrides,
+    });
+    const text = [line(), repository(), repository({ time: "later" }), repository({ gitlabId: "7" }), repository({ project: "" }),
+      repository({ deletedRepository: false }), repository({ repository: "Bad Name" })].join("\n");
+    const { entries, repositories, problems } = parseJournal(text);
+    expect(entries.map((e) => e.line)).toEqual([1]);
+    expect(repositories).toEqual([
+      { line: 2, runId: "r", time: "t", repository: "group/project/old", project: "group/project", gitlabId: 7 },
+    ]);
+    expect(problems.map((p) => [p.line, p.message])).toEqual([
+      [4, `"gitlabId" is missing or not a number`], [5, `"project" is missing`], [6, `"deletedRepository" is not true`],
+      [7, `"repository" is missing or not a valid repository name`],
+    ]);
+  });
 });
