@@ -7,18 +7,22 @@ import { SafetyRefusal } from "./core/errors.js";
 import { gracePolicy, type RunPolicy, type TagDeletionCount } from "./core/policy.js";
 import type { ProtectedPattern } from "./core/retention.js";
 import type { ProjectRulesLookup } from "./project-rules.js";
-import { emptyReport, emptyTagReport, type CleanupReport, type ManifestOutcome, type SkippedRepository, type TagOutcome } from "./core/report.js";
+import {
+  emptyReport, emptyRepositoryReport, emptyTagReport,
+  type CleanupReport, type ManifestOutcome, type RepositoryOutcome, type SkippedRepository, type TagOutcome,
+} from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
 import { SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
+import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-repositories.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
 import type { JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
-import type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
+import type { GitLabApi, GitLabUser, RegistryRepositories, TokenProvider } from "./gitlab/ports.js";
 import type { RegistryApi, TagDeleter } from "./registry/ports.js";
 import { DeletesDisabledError } from "./registry/registry-error.js";
 import { refuseOverMaxDelete, scanAndPlan, withProjectRules } from "./scan-plan.js";
@@ -30,6 +34,8 @@ export interface CleanupDependencies {
   registry: RegistryApi;
   /** The REST API; only usable when the secret is a token. */
   gitlab?: GitLabApi;
+  /** GitLab's records of container repositories: needed with `deleteEmptyRepositories`. */
+  registryRepositories?: RegistryRepositories;
   /** Checks that must pass before anything is read or asked (storage root, metadata database). */
   preflight: () => Promise<void>;
   /** Opens the journal; called only when something is about to be deleted. */
@@ -56,6 +62,8 @@ export interface CleanupOptions {
   perRepository?: number;
   /** Repositories read from disk at once. */
   scanConcurrency?: number;
+  /** After the run, delete in GitLab each repository it left with no tag and no manifest (empty-repositories.ts). */
+  deleteEmptyRepositories?: boolean;
 }
 
 /** Totals shown before asking for confirmation. */
@@ -64,6 +72,8 @@ export interface PlanTotals {
   candidates: number;
   /** Tags retention deletes there (0 without a rule). */
   tags: number;
+  /** With deleteEmptyRepositories: repositories the run may leave empty, to delete in GitLab afterwards. */
+  emptyRepositories?: number;
 }
 
 /** What the CLI may listen to. All optional. */
@@ -81,6 +91,8 @@ export interface CleanupEvents {
   tagOutcome?(outcome: TagOutcome): void;
   /** The blob store is being measured for the space estimate. */
   measuring?(): void;
+  /** A repository left empty was deleted in GitLab, would be, or in the end was not. */
+  repositoryOutcome?(outcome: RepositoryOutcome): void;
 }
 
 /** Outcomes after which the revision link is gone (or, in a dry run, would be). */
@@ -110,10 +122,13 @@ export interface Run {
 export async function runCleanup(
   deps: CleanupDependencies,
   options: CleanupOptions,
-  events: CleanupEvents = {},
+  given: CleanupEvents = {},
   signal: AbortSignal = new AbortController().signal,
 ): Promise<CleanupReport> {
   const report = emptyReport(options.dryRun);
+  const empties = options.deleteEmptyRepositories ? new EmptyRepositoryTracker() : undefined;
+  if (empties) report.emptyRepositories = emptyRepositoryReport();
+  const events = empties ? empties.listen(given) : given;
   const warn = (warning: StorageWarning): void => {
     report.warnings++;
     events.warning?.(warning);
@@ -135,6 +150,7 @@ export async function runCleanup(
     if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined);
     if (!report.cancelled) {
       for (const item of work) settle(run, item);
+      if (empties && !signal.aborted && report.stoppedBecause === undefined) await deleteEmptyRepositories(run, empties);
       events.measuring?.();
       report.space = await run.ledger.estimate(deps.storage.listBlobs(warn));
     }

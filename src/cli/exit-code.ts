@@ -6,6 +6,7 @@ export function exitCodeFor(report: CleanupReport): ExitCodeValue {
   if (report.interrupted) return ExitCode.interrupted;
   if (report.stoppedBySafetyCheck) return ExitCode.refused;
   if (report.stoppedBecause !== undefined || report.outcomes.failed > 0) return ExitCode.deletionsFailed;
+  if ((report.emptyRepositories?.outcomes.failed ?? 0) > 0) return ExitCode.deletionsFailed;
   if (report.skipped.some((s) => s.reason === "error")) return ExitCode.deletionsFailed;
   if (noPermissionAnywhere(report)) return ExitCode.auth;
   if (crossCheckRefusedAll(report)) return ExitCode.refused;

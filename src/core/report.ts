@@ -78,6 +78,46 @@ export function emptyTagReport(): TagReport {
   };
 }
 
+/** What became of a repository the run left (a dry run: would leave) with no tag and no manifest. */
+export type RepositoryOutcomeKind =
+  /** GitLab accepted the delete (202): its worker finishes removing the repository later. */
+  | "deleted"
+  | "would-delete"
+  /** GitLab lists it as being deleted already (an earlier request): nothing was sent. */
+  | "already-removing"
+  /** The last check before the delete found a tag or a manifest in it (pushed during the run?). */
+  | "kept"
+  /** GitLab has no record of it (removed before, or a project the token cannot see): nothing to delete. */
+  | "not-in-gitlab"
+  /** The registry token lacks delete there (the role, or no project owns it: an orphan). */
+  | "no-permission"
+  | "failed";
+
+/** One repository `--delete-empty-repositories` acted on, or would have. */
+export interface RepositoryOutcome {
+  repository: RepositoryName;
+  kind: RepositoryOutcomeKind;
+  /** The GitLab project it belongs to, once found. */
+  project?: string;
+  /** GitLab's id of the repository (`GET /projects/:id/registry/repositories`), once found. */
+  gitlabId?: number;
+  detail?: string;
+}
+
+/** `--delete-empty-repositories`: counts by outcome, and each repository (few: only emptied ones). */
+export interface EmptyRepositoryReport {
+  outcomes: Record<RepositoryOutcomeKind, number>;
+  repositories: RepositoryOutcome[];
+}
+
+/** An empty-repository report with every count at zero. */
+export function emptyRepositoryReport(): EmptyRepositoryReport {
+  return {
+    outcomes: { deleted: 0, "would-delete": 0, "already-removing": 0, kept: 0, "not-in-gitlab": 0, "no-permission": 0, failed: 0 },
+    repositories: [],
+  };
+}
+
 export interface CleanupReport {
   dryRun: boolean;
   /** Repositories and manifests found on disk. */
@@ -92,6 +132,8 @@ export interface CleanupReport {
   outcomes: Record<OutcomeKind, number>;
   /** Tag retention, when the run has rules. */
   tagRetention?: TagReport;
+  /** `--delete-empty-repositories`, when given. */
+  emptyRepositories?: EmptyRepositoryReport;
   skipped: SkippedRepository[];
   warnings: number;
   /** Requests sent to GitLab's /jwt/auth. */
