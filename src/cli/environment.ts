@@ -21,6 +21,7 @@ export const ENV_OPTIONS: Record<Exclude<keyof RawOptions, "password">, Kind> = 
   // Repeatable flags take a comma-separated list here.
   keepN: "string", olderThan: "string", nameRegexDelete: "string", nameRegexKeep: "string", policyFile: "string",
   gitlabPolicies: "boolean", repository: "string", excludeRepository: "string", maxDelete: "string",
+  deleteEmptyRepositories: "boolean",
 };
 
 /** `gitlabServer` -> `GITLAB_REGISTRY_CLEANUP_GITLAB_SERVER`. */

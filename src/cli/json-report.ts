@@ -6,6 +6,7 @@ import type { CleanupReport, ManifestOutcome, TagOutcome, TagReport } from "../c
 import { describeTagKeepReason, type KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import type { GcResult } from "../gc.js";
+import { repositoriesJson } from "./repository-render.js";
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -55,6 +56,7 @@ export function buildJsonDocument(
     garbageCollection: extra.gc ?? null,
     skippedRepositories: report?.skipped ?? [],
     tags: report?.tagRetention ? tagsOf(report.tagRetention, extra.tags) : null,
+    emptyRepositories: repositoriesJson(report?.emptyRepositories),
     manifests: outcomes.map((o) => ({ repository: o.repository, digest: o.digest, outcome: o.kind, detail: o.detail ?? null })),
     warnings,
     journal: report?.journalPath ?? null,

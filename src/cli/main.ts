@@ -37,6 +37,7 @@ import { addRestoreCommand } from "./restore-command.js";
 import { addUsageCommand } from "./usage-command.js";
 import { chooseStorage, type StorageChoice } from "./storage-backends.js";
 import { renderSummary } from "./render.js";
+import { confirmQuestion } from "./repository-render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
 import { connect, onSignals, type Connection } from "./wiring.js";
 
@@ -101,6 +102,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
   const controller = new AbortController();
   onSignals(controller);
   const gitlab = new GitLabRestApi({ gitlabUrl: options.gitlabUrl, token: credentials.secret, dispatcher });
+  if (options.deleteEmptyRepositories) await requireApiToken(gitlab);
   const tags = policy.retention ? await tagWiring(options, connection, gitlab, controller.signal) : {};
   try {
     const report = await runCleanup(
@@ -110,15 +112,16 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
         gitlab,
         openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
         ...tags,
+        ...(options.deleteEmptyRepositories ? { registryRepositories: gitlab } : {}),
       },
-      { dryRun: options.dryRun, minAgeMs: options.minAgeMs, policy, concurrency: options.concurrency },
+      {
+        dryRun: options.dryRun, minAgeMs: options.minAgeMs, policy, concurrency: options.concurrency,
+        deleteEmptyRepositories: options.deleteEmptyRepositories,
+      },
       {
         ...output.events(credentials.username),
         ...(options.yes || !isInteractive() ? {} : {
-          confirm: (t) => askToConfirm(
-            `Delete ${t.tags > 0 ? `${formatCount(t.tags)} tags and ` : ""}` +
-              `${formatCount(t.candidates)} untagged manifests in ${formatCount(t.repositories)} repositories?`,
-          ),
+          confirm: (t) => askToConfirm(confirmQuestion(t)),
         }),
       },
       controller.signal,
@@ -179,6 +182,16 @@ async function tagWiring(
     ];
   };
   return { tagDeleter, tagProtection, ...(projectRules ? { projectRules } : {}) };
+}
+
+/** --delete-empty-repositories deletes through GitLab's REST API, which takes personal access tokens only. */
+async function requireApiToken(gitlab: GitLabRestApi): Promise<void> {
+  if ((await gitlab.currentUser()) !== undefined) return;
+  throw new UsageError(
+    "--delete-empty-repositories deletes repositories through GitLab's REST API, which takes personal access tokens only " +
+      "and refused this secret (a password, or a wrong or expired token): give a personal access token with the api scope " +
+      "(-c file, line 2). Nothing was deleted.",
+  );
 }
 
 /** Where the run read, and with which credentials. */

@@ -42,6 +42,7 @@ export interface RawOptions extends RawPolicyFlags {
   color?: boolean;
   gc?: boolean;
   gcCommand?: string;
+  deleteEmptyRepositories?: boolean;
 }
 
 /** Options after validation. */
@@ -77,6 +78,8 @@ export interface ResolvedOptions {
   /** Run garbage collection after deleting. */
   gc: boolean;
   gcCommand: string;
+  /** After the run, delete in GitLab the repositories it left with no tag and no manifest. */
+  deleteEmptyRepositories: boolean;
   /** Tag retention and repository filters, validated (cli/policy-options.ts). */
   policy: PolicyFlags;
 }
@@ -100,6 +103,7 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
     color: raw.color !== false,
     gc: raw.gc === true,
     gcCommand: nonEmpty(raw.gcCommand, "--gc-command") ?? DEFAULT_GC_COMMAND,
+    deleteEmptyRepositories: raw.deleteEmptyRepositories === true,
     policy: resolvePolicyFlags(raw),
   };
   if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");

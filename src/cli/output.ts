@@ -10,6 +10,7 @@ import type { KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import { NO_PROGRESS, terminalProgress, type Progress } from "./progress.js";
 import { renderKeptTag, renderOutcome, renderSignedIn, renderSkipped, renderTagOutcome, renderWarning } from "./render.js";
+import { isQuiet, renderRepositoryOutcome } from "./repository-render.js";
 import { styleFor, type Style } from "./style.js";
 
 export interface OutputMode {
@@ -82,6 +83,12 @@ export class Output {
         if (this.collect) this.tagOutcomes.push(o);
         if (o.kind === "failed") this.err(this.errStyle.error(renderTagOutcome(o)));
         else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderTagOutcome(o)) : renderTagOutcome(o));
+      },
+      repositoryOutcome: (o) => {
+        if (o.kind === "failed") this.err(this.errStyle.error(renderRepositoryOutcome(o)));
+        else if (isQuiet(o) ? this.mode.verbose : !this.mode.quiet) {
+          this.text(o.kind === "deleted" ? this.outStyle.success(renderRepositoryOutcome(o)) : renderRepositoryOutcome(o));
+        }
       },
       measuring: () => this.progress.stop(),
     };

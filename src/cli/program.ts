@@ -77,6 +77,7 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("--name-regex-keep <regex>", "tag retention: tags whose whole name matches are kept")
     .option("--policy-file <file.yml>", "tag retention rules per repository (docs/retention.md)")
     .option("--gitlab-policies", "tag retention: each project's own cleanup policy, from GitLab (needs a token with api)")
+    .option("--delete-empty-repositories", "after the run, delete in GitLab each repository left with no tag and no manifest (needs a token with api)")
     .option("--max-delete <n|p%>", "refuse the run if it would delete more than n tags, or p% of one repository's (default with retention: 50%)")
     .addHelpText("after", HELP_AFTER)
     .showHelpAfterError("(run with --help for usage)")

@@ -7,6 +7,7 @@ import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import type { GitLabUser } from "../gitlab/ports.js";
 import { crossCheckRefusedAll, noPermissionAnywhere } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
+import { deletedRepositories, repositoryNotes, repositoryRows } from "./repository-render.js";
 
 /** One line per manifest, worded as the original tool printed them. */
 export function renderOutcome(outcome: ManifestOutcome): string {
@@ -104,9 +105,11 @@ export function renderSummary(
   if (report.tagRetention) tagRows(report.tagRetention, report.dryRun, row);
   row("Untagged and unreferenced", report.candidates);
   outcomeRows(report, row);
+  repositoryRows(report, row);
   if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
   if (report.warnings > 0) row("Warnings", report.warnings);
   if (report.space) lines.push(...renderSpace(report, report.space));
+  lines.push(...repositoryNotes(report));
   if (report.journalPath) lines.push(`Journal of deleted manifests and tags (for restore): ${report.journalPath}`);
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
   return lines;
@@ -195,13 +198,17 @@ function closing(report: CleanupReport): string[] {
   if (report.cancelled) return ["Cancelled: nothing was deleted."];
   if (report.interrupted) return ["Interrupted: the counts above are what was done before the stop. Run again to finish."];
   if (report.dryRun) {
-    if (report.outcomes["would-delete"] > 0) return ["Run again without -n/--dry-run to delete them."];
+    if (report.outcomes["would-delete"] + (report.emptyRepositories?.outcomes["would-delete"] ?? 0) > 0) {
+      return ["Run again without -n/--dry-run to delete them."];
+    }
     return report.skipped.length > 0
       ? ["Nothing can be deleted: every repository with something to delete was skipped (see above)."]
       : ["Nothing to delete."];
   }
   const freed = (report.space?.freedByRun.bytes ?? 0) + (report.space?.alreadyUnreferenced.bytes ?? 0);
-  if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) return ["Nothing was deleted."];
+  if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) {
+    return deletedRepositories(report) ? [] : ["Nothing was deleted."];
+  }
   const damaged = report.warnings > 0
     ? ["Garbage collection stops on damaged storage files such as those warned about above (corrupt link files, " +
       "unreadable manifests): fix them first, see docs/troubleshooting.md."]
