@@ -25,8 +25,13 @@ export function indexOf(sorted: Float64Array, key: number): number {
   return sorted[at] === key ? at : -1;
 }
 
+/** How many times `key` is in `sorted` (repeats allowed). */
+export function occurrences(sorted: Float64Array, key: number): number {
+  return lowerBound(sorted, key + 1) - lowerBound(sorted, key);
+}
+
 /** The first position in `sorted` whose key is not below `key` (its length when none). */
-function lowerBound(sorted: Float64Array, key: number): number {
+export function lowerBound(sorted: Float64Array, key: number): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {

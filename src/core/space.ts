@@ -9,6 +9,7 @@
  */
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
+import { recordSegment, RepositoryShares, type RepositorySpace } from "./repository-space.js";
 import { contains, distinct, distinctInPlace, indexOf } from "./sorted-keys.js";
 import type { Revision } from "./types.js";
 
@@ -54,10 +55,17 @@ export class SpaceLedger {
   private readonly released = new KeyList();
   /** Each repository that released something, and where its keys start in `released`. */
   private readonly repositories: Array<{ name: RepositoryName; manifests: number; start: number }> = [];
+  /** Where the marks of repositories named to `keep` lie in `marked`, for `measure`. */
+  private readonly segments = new Map<RepositoryName, number[]>();
 
-  /** A manifest (or several) that keeps its revision link. */
-  keep(keys: Iterable<number>): void {
+  /**
+   * A manifest (or several) that keeps its revision link. Naming its `repository` lets `measure`
+   * tell that repository's own blobs from shared ones.
+   */
+  keep(keys: Iterable<number>, repository?: RepositoryName): void {
+    const start = this.marked.length;
     for (const key of keys) this.marked.push(key);
+    if (repository !== undefined) recordSegment(this.segments, repository, start, this.marked.length);
   }
 
   /** `manifests` manifests of `repository` whose links are (or, in a dry run, would be) removed. */
@@ -73,6 +81,19 @@ export class SpaceLedger {
    * Blobs are expected in digest order (as the storage lists them); others are sorted here.
    */
   async estimate(blobsOnDisk: AsyncIterable<{ digest: Digest; size: number }>, top = 10): Promise<SpaceEstimate> {
+    return (await this.measure(blobsOnDisk, { top })).space;
+  }
+
+  /**
+   * `estimate`, and in the same pass over the blob store what each of `repositories` holds alone
+   * and shares (only marks given with their repository's name count as that repository's).
+   */
+  async measure(
+    blobsOnDisk: AsyncIterable<{ digest: Digest; size: number }>,
+    options: { top?: number; repositories?: readonly RepositoryName[] } = {},
+  ): Promise<{ space: SpaceEstimate; repositories: RepositorySpace[] }> {
+    const shares = RepositoryShares.take(this.marked.view(), this.segments, options.repositories ?? []);
+    if (!shares.isEmpty) shares.settle(this.marked.view().sort());
     const marked = distinctInPlace(this.marked.view());
     const released = distinctInPlace(this.released.view().slice());
     const before = totals();
@@ -83,7 +104,10 @@ export class SpaceLedger {
     for await (const { digest, size } of blobsOnDisk) {
       add(before, size);
       const key = blobKey(digest);
-      if (contains(marked, key)) continue;
+      if (contains(marked, key)) {
+        if (!shares.isEmpty) shares.add(key, size);
+        continue;
+      }
       if (contains(released, key)) {
         add(freedByRun, size);
         freedKeys.push(key);
@@ -97,7 +121,8 @@ export class SpaceLedger {
       bytes: before.bytes - freedByRun.bytes - alreadyUnreferenced.bytes,
     };
     const freed = byKey(freedKeys.view(), freedSizes.view());
-    return { before, after, freedByRun, alreadyUnreferenced, topRepositories: this.topRepositories(freed, top) };
+    const topRepositories = this.topRepositories(freed, options.top ?? 10);
+    return { space: { before, after, freedByRun, alreadyUnreferenced, topRepositories }, repositories: shares.rows() };
   }
 
   /** Credits each repository with the size of every freed blob it released. */
