@@ -9,13 +9,14 @@ import type { ProtectedPattern } from "./core/retention.js";
 import type { ProjectRulesLookup } from "./project-rules.js";
 import {
   emptyReport, emptyRepositoryReport, emptyTagReport,
-  type CleanupReport, type ManifestOutcome, type RepositoryOutcome, type SkippedRepository, type TagOutcome,
+  type CleanupReport, type ManifestOutcome, type OrphanRepository, type RepositoryOutcome, type SkippedRepository, type TagOutcome,
 } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
 import { SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
+import { measuredOrphans, orphanOf } from "./orphans.js";
 import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-repositories.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
@@ -115,6 +116,8 @@ export interface Run {
   tagCounts: TagDeletionCount[];
   /** What GitLab projects' policies made of, warned about once each. */
   projectWarnings: Set<string>;
+  /** The repositories refused as orphans, measured with the space estimate. */
+  orphans: OrphanRepository[];
   warn: (warning: StorageWarning) => void;
 }
 
@@ -137,11 +140,12 @@ export async function runCleanup(
   if (policy.retention) report.tagRetention = emptyTagReport();
   const run: Run = {
     deps, options, events, report, signal, ledger: new SpaceLedger(), policy: withProjectRules(policy), gone: new Map(), blobs: new Map(),
-    tagCounts: [], warn, projectWarnings: new Set(),
+    tagCounts: [], warn, projectWarnings: new Set(), orphans: [],
   };
   await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
+  if (user) report.administrator = user.isAdmin;
   events.signedIn?.(user);
   try {
     const work = await scanAndPlan(run);
@@ -152,7 +156,9 @@ export async function runCleanup(
       for (const item of work) settle(run, item);
       if (empties && !signal.aborted && report.stoppedBecause === undefined) await deleteEmptyRepositories(run, empties);
       events.measuring?.();
-      report.space = await run.ledger.estimate(deps.storage.listBlobs(warn));
+      const measured = await run.ledger.measure(deps.storage.listBlobs(warn), { repositories: run.orphans.map((o) => o.name) });
+      report.space = measured.space;
+      report.orphans = measuredOrphans(run.orphans, measured.repositories);
     }
   } finally {
     report.tokenRequests = deps.tokens.requestCount;
@@ -171,7 +177,7 @@ function settle(run: Run, item: RepositoryWork): void {
   const blobs = run.blobs.get(item.name);
   if (blobs) {
     const isGone = item.candidates.toArray().map((candidate) => gone?.has(candidate.digest) === true);
-    run.ledger.keep(blobs.keysOf((i) => !isGone[i]));
+    run.ledger.keep(blobs.keysOf((i) => !isGone[i]), item.name);
     run.ledger.release(item.name, gone?.size ?? 0, blobs.keysOf((i) => isGone[i]!));
   }
   item.candidates = CandidateList.empty;
@@ -181,10 +187,11 @@ function settle(run: Run, item: RepositoryWork): void {
 
 async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabApi | undefined): Promise<void> {
   const { deps, options, events, report } = run;
-  const access = await checkAccess(work.map((w) => w.name), deps.tokens, api);
+  const access = await checkAccess(work.map((w) => w.name), deps.tokens, { api, administrator: () => isAdministrator(run) });
   const byName = new Map<RepositoryName, RepositoryWork>(work.map((w) => [w.name, w]));
   for (const refused of access.refused) {
     const item = byName.get(refused.name)!;
+    if (refused.reason === "orphan") run.orphans.push(orphanOf(item));
     skip(run, { ...refused, candidates: item.candidates.length, bytes: item.bytes });
     settle(run, item);
   }
@@ -260,6 +267,15 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
     await journal?.close();
     if (journal && journal.records > 0) report.journalPath = journal.path;
   }
+}
+
+/**
+ * Whether GitLab treats the user as an administrator: the REST API said so for a token; for a
+ * password it is asked once, through the `registry:catalog:*` scope, when a repository is refused.
+ */
+async function isAdministrator(run: Run): Promise<boolean> {
+  run.report.administrator ??= await run.deps.tokens.isAdministrator?.();
+  return run.report.administrator === true;
 }
 
 function skip(run: Run, skipped: SkippedRepository): void {

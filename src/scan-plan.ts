@@ -35,15 +35,18 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     report.candidates += plan.candidates.length;
     const tagDeletions = countTags(run, plan);
     plan.warnings.forEach(run.warn);
-    keepInLedger(run.ledger, snapshot, plan);
+    const isWork = plan.candidates.length > 0 || tagDeletions.length > 0;
+    // Work may be refused (an orphan): its marks then carry its name, to measure what it holds alone.
+    keepInLedger(run.ledger, snapshot, plan, isWork ? name : undefined);
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
-    if (plan.candidates.length > 0 || tagDeletions.length > 0) {
+    if (isWork) {
       run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
       const candidates = CandidateList.from(plan.candidates);
       const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
       work.push({
         name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
+        manifests: snapshot.revisions.length, lastPushAt: lastPush(snapshot),
         ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
       });
     }
@@ -120,11 +123,19 @@ function reusable(snapshot: RepositorySnapshot, scannedAt: number): boolean {
 }
 
 /** Kept manifests mark their blobs now; candidates are settled once their outcome is known. */
-function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: RepositoryPlan): void {
+function keepInLedger(ledger: SpaceLedger, snapshot: RepositorySnapshot, plan: RepositoryPlan, name?: RepositoryName): void {
   const candidates = new Set<Digest>(plan.candidates.map((candidate) => candidate.digest));
   for (const revision of snapshot.revisions) {
-    if (!candidates.has(revision.digest)) ledger.keep(markedBlobs(revision).map(blobKey));
+    if (!candidates.has(revision.digest)) ledger.keep(markedBlobs(revision).map(blobKey), name);
   }
+}
+
+/** When something was last pushed there: the newest revision link or tag link (0 for none). */
+function lastPush(snapshot: RepositorySnapshot): number {
+  let newest = 0;
+  for (const revision of snapshot.revisions) newest = Math.max(newest, revision.linkedAt);
+  for (const pushedAt of snapshot.tagPushedAt?.values() ?? []) newest = Math.max(newest, pushedAt);
+  return newest;
 }
 
 /** Distinct blobs the repository's manifests reference, by their declared sizes. */

@@ -28,6 +28,24 @@ export interface SkippedRepository {
   bytes: number;
 }
 
+/**
+ * A repository no GitLab project owns (GITLAB.md §3), measured so the admin can decide: no token
+ * can delete in it, only recreating its project path or `registry-garbage-collect -m` reclaims it.
+ */
+export interface OrphanRepository {
+  name: RepositoryName;
+  /** Bytes on disk of the blobs only it references (after this run): what removing it would free. */
+  uniqueBytes: number;
+  /** Bytes on disk of the blobs it references that other repositories reference too. */
+  sharedBytes: number;
+  /** The newest revision link or tag link (ms since the epoch). */
+  lastPushAt: number;
+  manifests: number;
+  tags: number;
+  /** Untagged manifests nothing references: what a cleanup would delete there. */
+  candidates: number;
+}
+
 export type OutcomeKind =
   | "deleted"
   | "would-delete"
@@ -135,6 +153,13 @@ export interface CleanupReport {
   /** `--delete-empty-repositories`, when given. */
   emptyRepositories?: EmptyRepositoryReport;
   skipped: SkippedRepository[];
+  /** The skipped orphans, measured, by unique bytes (most first); absent when the run was cancelled or never asked. */
+  orphans?: OrphanRepository[];
+  /**
+   * Whether GitLab treats the user as an instance administrator (the REST API for a token, the
+   * `registry:catalog:*` scope for a password); absent when that was not asked or not known.
+   */
+  administrator?: boolean;
   warnings: number;
   /** Requests sent to GitLab's /jwt/auth. */
   tokenRequests: number;

@@ -28,6 +28,9 @@ export interface RepositoryWork {
   candidates: CandidateList;
   /** Bytes of the distinct blobs its manifests reference (declared sizes), for reports. */
   bytes: number;
+  /** Manifests on disk and the newest revision or tag link (ms), for the report of a repository left alone. */
+  manifests?: number;
+  lastPushAt?: number;
   /**
    * When the scan started reading this repository (ms since the epoch). Manifests linked after it
    * count as pushed during the run: what they list or sign is kept whatever the grace period.
