@@ -26,10 +26,13 @@ export function crossCheckRefusedAll(report: CleanupReport): boolean {
 
 /**
  * Candidates existed, every repository holding them was refused for lack of permission or as an
- * orphan, and at least one for lack of permission: the credentials cannot clean anything.
+ * orphan, and at least one for lack of permission: the credentials cannot clean anything. Never
+ * for a user GitLab treats as an administrator: GitLab grants them delete wherever a project
+ * with a container registry exists, so other credentials could not do more (what is left are
+ * orphans, or projects with the registry disabled; a steady state, exit 0).
  */
 export function noPermissionAnywhere(report: CleanupReport): boolean {
-  if (report.candidates === 0 || report.cancelled) return false;
+  if (report.candidates === 0 || report.cancelled || report.administrator === true) return false;
   const refused = report.skipped.filter((s) => s.reason === "no-permission" || s.reason === "orphan");
   const refusedCandidates = refused.reduce((n, s) => n + s.candidates, 0);
   return refused.some((s) => s.reason === "no-permission") && refusedCandidates === report.candidates;
