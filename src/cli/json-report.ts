@@ -6,6 +6,7 @@ import type { CleanupReport, ManifestOutcome, TagOutcome, TagReport } from "../c
 import { describeTagKeepReason, type KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import type { GcResult } from "../gc.js";
+import { orphansJson } from "./orphan-render.js";
 import { repositoriesJson } from "./repository-render.js";
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -55,6 +56,7 @@ export function buildJsonDocument(
     space: report?.space ?? null,
     garbageCollection: extra.gc ?? null,
     skippedRepositories: report?.skipped ?? [],
+    orphans: orphansJson(report),
     tags: report?.tagRetention ? tagsOf(report.tagRetention, extra.tags) : null,
     emptyRepositories: repositoriesJson(report?.emptyRepositories),
     manifests: outcomes.map((o) => ({ repository: o.repository, digest: o.digest, outcome: o.kind, detail: o.detail ?? null })),
@@ -94,6 +96,7 @@ function summaryOf(report: CleanupReport): Record<string, unknown> {
     outcomes: report.outcomes,
     warnings: report.warnings,
     tokenRequests: report.tokenRequests,
+    administrator: report.administrator ?? null,
     stoppedBecause: report.stoppedBecause ?? null,
     interrupted: report.interrupted,
     cancelled: report.cancelled,

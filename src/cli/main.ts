@@ -128,7 +128,7 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
     );
     result.report = report;
     const collect = options.gc && wantsGarbageCollection(report);
-    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect, storage: storageLine }));
+    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect, storage: storageLine, verbose: options.verbose }));
     if (collect) {
       const gc = await garbageCollection(options, storage);
       if (gc) result.gc = gc;

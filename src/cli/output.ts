@@ -70,7 +70,10 @@ export class Output {
         if (!this.mode.verbose) return;
         for (const kept of plan.kept) this.text(`Keep image ${kept.digest} in repository ${plan.name}: ${describeKeepReason(kept.reason)}`);
       },
-      skipped: (s) => this.err(this.errStyle.warning(renderSkipped(s))),
+      // Orphans get a section after the summary: one line each only with -v (there can be hundreds).
+      skipped: (s) => {
+        if (s.reason !== "orphan" || this.mode.verbose) this.err(this.errStyle.warning(renderSkipped(s)));
+      },
       executing: (total) => this.progress.deleting(total),
       outcome: (o) => {
         // Kept only for the JSON document: a million outcome objects are not free.

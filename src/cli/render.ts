@@ -7,6 +7,7 @@ import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import type { GitLabUser } from "../gitlab/ports.js";
 import { crossCheckRefusedAll, noPermissionAnywhere } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
+import { renderOrphans } from "./orphan-render.js";
 import { deletedRepositories, repositoryNotes, repositoryRows } from "./repository-render.js";
 
 /** One line per manifest, worded as the original tool printed them. */
@@ -50,7 +51,10 @@ export function renderSkipped(skipped: SkippedRepository): string {
 }
 
 export function renderSignedIn(username: string, user: GitLabUser | undefined): string {
-  if (!user) return `Signed in to GitLab as ${username} (password: the REST API is not used, so orphan repositories cannot be told apart).`;
+  if (!user) {
+    return `Signed in to GitLab as ${username} (password: the REST API is not used; whether you are an administrator, ` +
+      "who alone can tell orphans apart, is asked through the registry:catalog scope GitLab grants administrators only).";
+  }
   if (user.isAdmin) return `Signed in to GitLab as ${user.username} (administrator).`;
   return `Signed in to GitLab as ${user.username}. Not an administrator: only repositories of projects where ` +
     `${user.username} may delete container images can be cleaned.`;
@@ -86,7 +90,7 @@ export interface StorageLine {
 export function renderSummary(
   report: CleanupReport,
   minAgeMs: number,
-  options: { gcFollows?: boolean; storage?: StorageLine } = {},
+  options: { gcFollows?: boolean; storage?: StorageLine; verbose?: boolean } = {},
 ): string[] {
   const lines = [report.dryRun ? "Summary (dry run: nothing was deleted)" : "Summary"];
   const row: Row = (label, value) => void lines.push(`  ${label.padEnd(38)}${typeof value === "number" ? formatCount(value) : value}`);
@@ -109,6 +113,7 @@ export function renderSummary(
   if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
   if (report.warnings > 0) row("Warnings", report.warnings);
   if (report.space) lines.push(...renderSpace(report, report.space));
+  lines.push(...renderOrphans(report, { verbose: options.verbose === true, minAgeMs }));
   lines.push(...repositoryNotes(report));
   if (report.journalPath) lines.push(`Journal of deleted manifests and tags (for restore): ${report.journalPath}`);
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));

@@ -26,7 +26,7 @@ describe("--json", () => {
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout);
     expect(Object.keys(document).sort()).toEqual([
-      "dryRun", "error", "exitCode", "finishedAt", "garbageCollection", "journal", "manifests", "runId",
+      "dryRun", "error", "exitCode", "finishedAt", "garbageCollection", "journal", "manifests", "orphans", "runId",
       "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tags", "tool", "warnings",
     ]);
     // No retention rule: tags are not touched, and the section says so with null.
