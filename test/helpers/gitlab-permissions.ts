@@ -39,6 +39,11 @@ export interface StandinProject {
   expirationPolicy?: StandinExpirationPolicy | null;
   /** Protected and (EE) immutable tag rules, in creation order; GitLab allows 5 per project. */
   tagProtection?: StandinTagRule[];
+  /**
+   * False: the project's container registry is disabled, and GitLab grants no registry action
+   * there to anyone, administrators included (`can_access?` checks `container_registry_enabled?` first).
+   */
+  containerRegistryEnabled?: boolean;
 }
 
 /** A cleanup policy with GitLab's field meanings, in camelCase; omitted fields take the defaults. */
@@ -217,7 +222,7 @@ function processScope(
   }
   if (type !== "repository") return undefined;
   const project = resolveProject(projects, name);
-  if (!project) return undefined;
+  if (!project || project.containerRegistryEnabled === false) return undefined;
   const granted = [...new Set(actions.filter((action) => mayDo(identity, project, action, thresholds)))];
   if (!metadata && project.tagRules.length === 0) return { type, name, actions: granted };
   const role = identity.user ? project.members?.[identity.user.username] : undefined;
