@@ -9,7 +9,7 @@ import { stat, utimes } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blobDataPath, revisionLinkPath } from "../../src/storage/layout.js";
 import type { Digest } from "../../src/core/digest.js";
-import { DEV, ROOT, startEnvironment, type Environment } from "../helpers/environment.js";
+import { DEV, ROOT, ROOT_TOKEN, startEnvironment, type Environment } from "../helpers/environment.js";
 import { pushImage, pushTagHistory, type PushedManifest } from "../helpers/images.js";
 import { credentialsFile, environmentArgs, runCli } from "../helpers/run-cli.js";
 
@@ -103,6 +103,21 @@ describe("orphans", () => {
     expect(result.stderr).toMatch(/Skipped repository ghost\/app \(2 untagged manifests, .*, no permission\): the token GitLab issued lacks delete/);
     expect(result.stdout).toContain("Nothing can be deleted with these credentials");
     expect(result.stdout).not.toContain("Orphan repositories");
+  });
+
+  it("a project whose container registry is disabled: an admin's token names it, and nothing asks for other credentials", async () => {
+    await pushImage(env.pushContext(), "live/app", { seed: 30 });
+    env.gitlab.addProject({ ...env.gitlab.getProject("live/app")!, containerRegistryEnabled: false });
+    try {
+      const token = [...environmentArgs(env, await credentialsFile(env, ROOT_TOKEN, "root-token")), "--min-age", "0", "-n"];
+      const result = await runCli(token);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/Skipped repository live\/app \(1 untagged manifests, .*, no permission\): project live\/app exists, but GitLab grants even an administrator no delete there: its container registry is disabled/);
+      expect(result.stdout).toMatch(/^Orphan repositories: 2, /m);
+      expect(result.stdout).not.toContain("Nothing can be deleted with these credentials");
+    } finally {
+      env.gitlab.addProject({ ...env.gitlab.getProject("live/app")!, containerRegistryEnabled: true });
+    }
   });
 });
 
