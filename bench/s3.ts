@@ -75,7 +75,7 @@ export async function s3Scenario(size: SizeName, storage: CachedStorage, models:
       concurrency: 32, onProgress: (done, total) => log(`    ${done}/${total} objects`),
     });
     log(`  uploaded ${upload.objects} objects (${(upload.bytes / 2 ** 20).toFixed(0)} MB) in ${seconds(upload.ms)}, ` +
-      `${(upload.objects / (upload.ms / 1000)).toFixed(0)}/s`);
+      `${(upload.objects / (upload.ms / 1000)).toFixed(0)}/s; the OSD now holds ${await osdRssMb(cephDir)} MB (for sizing BENCH_S3_MEMORY_GB)`);
     const settings: S3Settings = {
       bucket: BUCKET, rootDirectory: `${ROOT_DIRECTORY.slice(1)}/`, region: server.region, endpoint: server.endpoint,
       secure: false, skipVerify: false, accessKey: server.accessKey, secretKey: server.secretKey,
@@ -172,6 +172,14 @@ async function measuredChild(which: "tool" | "reference", settings: S3Settings, 
 async function serverPids(cephDir: string): Promise<number[]> {
   const pids = await Promise.all(["client.rgw.a", "osd.0"].map((name) => readFile(join(cephDir, `${name}.pid`), "utf8").catch(() => "")));
   return pids.map((text) => Number.parseInt(text, 10)).filter((pid) => pid > 0);
+}
+
+/** The OSD's resident memory: the memstore keeps every object (data, xattrs, index entries) in it. */
+async function osdRssMb(cephDir: string): Promise<string> {
+  const pid = Number.parseInt(await readFile(join(cephDir, "osd.0.pid"), "utf8").catch(() => ""), 10);
+  const status = pid > 0 ? await readFile(`/proc/${pid}/status`, "utf8").catch(() => "") : "";
+  const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  return Number.isNaN(kb) ? "?" : (kb / 1024).toFixed(0);
 }
 
 function perManifest(counts: RequestCounts, manifests: number): string {
