@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { deleteScenarios } from "./delete.js";
 import { cliArgs, runCliMeasured } from "./cli-run.js";
 import { BENCH_DIR, cachedStorage, modelsOf, startServers, type CachedStorage } from "./environment.js";
-import { s3Scenario } from "./s3.js";
+import { s3Scenario, type BenchRow } from "./s3.js";
 import type { SizeName } from "./model.js";
 
 const SCENARIOS = ["scan", "memory", "delete", "expiry", "s3"] as const;
@@ -24,14 +24,7 @@ type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: Scenario[] = ["scan", "memory", "delete", "expiry"];
 
 /** One line of the result table. */
-interface Row {
-  scenario: string;
-  measured: string;
-  reference: string;
-  value: number;
-  target: string;
-  pass: boolean;
-}
+type Row = BenchRow;
 
 interface Args {
   sizes: SizeName[];
