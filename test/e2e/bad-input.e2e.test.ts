@@ -17,7 +17,7 @@ import { revisionLinks } from "../helpers/revision-links.js";
 const READER = { username: "reader", secret: "reader-password" };
 let env: Environment;
 let creds: string;
-/** World-traversable, for the runs as user nobody. */
+/** Where the tests' input files go. */
 let open: string;
 let baseline: string[];
 let proxy: RecordingProxy | undefined;
@@ -56,7 +56,8 @@ interface Row {
   code: number;
   stderr?: string | RegExp;
   stdout?: string | RegExp;
-  asNobody?: boolean;
+  /** Run as root without the capabilities that bypass file modes, so a mode denies for real. */
+  withoutFileCapabilities?: boolean;
   /** Runs before the CLI; what it returns runs after, even when the test fails. */
   setup?: () => Promise<(() => Promise<void>) | void>;
   check?: () => void;
@@ -79,8 +80,8 @@ const rows: Row[] = [
   { name: "username with a colon", args: async () => cli({ "-c": await file("colon", "ro:ot\nx\n") }), code: 2, stderr: 'The username "ro:ot" contains ":"' },
   { name: "no secret anywhere, empty stdin", args: () => cli({ "-c": null }), code: 2, stderr: "No password or token given" },
   {
-    name: "credentials file unreadable (EACCES)", asNobody: true, code: 2,
-    args: async () => cli({ "-c": await file("root-only", "root\nroot-password\n") }),
+    name: "credentials file unreadable (EACCES)", withoutFileCapabilities: true, code: 2,
+    args: async () => cli({ "-c": await file("nobody-only", "root\nroot-password\n", 0o600, NOBODY) }),
     stderr: /Cannot read credentials file \S+: permission denied\. Run as its owner or with sudo\./,
   },
   {
@@ -91,8 +92,13 @@ const rows: Row[] = [
   { name: "storage path missing", args: () => cli({ "-p": "/nonexistent/registry" }), code: 2, stderr: "Storage path /nonexistent/registry does not exist." },
   { name: "storage path not a registry", args: () => cli({ "-p": open }), code: 2, stderr: "is not a registry storage root" },
   {
-    name: "storage permission denied", asNobody: true, code: 2,
-    args: async () => cli({ "-p": otherStorage.root, "-c": await file("nobody", "root\nroot-password\n", 0o600, NOBODY) }),
+    name: "storage permission denied", withoutFileCapabilities: true, code: 2,
+    args: () => cli({ "-p": otherStorage.root }),
+    // Its root (mode 0700) owned by another user: root bound by file modes cannot enter it.
+    setup: async () => {
+      await chown(otherStorage.root, NOBODY, NOBODY);
+      return () => chown(otherStorage.root, 0, 0);
+    },
     stderr: /Permission denied reading \S+\. .*run the tool with sudo\./,
   },
   {
@@ -192,8 +198,6 @@ beforeAll(async () => {
   await pushTagHistory(ctx, "group/project/other", "main", 4, { seed: 100 });
   baseline = await revisionLinks(env.registry.storageRoot);
   open = await mkdtemp(join(env.dir, "open-"));
-  await chmod(env.dir, 0o711);
-  await chmod(open, 0o755);
   // Another registry's storage: same repository, other tags, one old untagged manifest.
   otherStorage = await createStorageTree();
   await otherStorage.push("group/project", imageManifest("elsewhere-tagged"), { tags: ["elsewhere"] });
@@ -209,7 +213,7 @@ describe("bad input: clear message, exit code, nothing deleted", () => {
   it.each(rows)("$name", async (row) => {
     const after = await row.setup?.();
     try {
-      const result = await runCli(await row.args(), { asNobody: row.asNobody === true });
+      const result = await runCli(await row.args(), { withoutFileCapabilities: row.withoutFileCapabilities === true });
       const output = `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
       expect(result.code, output).toBe(row.code);
       if (row.stderr) expect(result.stderr, output).toMatch(row.stderr);

@@ -27,15 +27,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** What setpriv needs to run the CLI as nobody: EACCES is real there, unlike for root. */
-const AS_NOBODY = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+/**
+ * What setpriv needs to run the CLI as root without the capabilities that bypass file modes: EACCES
+ * is then real for a file mode 0000 or another user's 0700 folder. Still root, so the checkout is
+ * reachable wherever it lives (switching to nobody failed from a clone under /root, mode 0700).
+ */
+const WITHOUT_FILE_CAPABILITIES = [
+  "/usr/bin/setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search",
+];
 
-/** Runs the CLI with `args` (as user nobody with `asNobody`); never rejects on a non-zero exit. */
+/** Runs the CLI with `args` (as root bound by file modes with `withoutFileCapabilities`); never rejects on a non-zero exit. */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string; asNobody?: boolean } = {},
+  options: { env?: Record<string, string>; input?: string; withoutFileCapabilities?: boolean } = {},
 ): Promise<CliResult> {
-  const command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, CLI, ...args];
+  const command = [...(options.withoutFileCapabilities ? WITHOUT_FILE_CAPABILITIES : []), process.execPath, CLI, ...args];
   return new Promise((resolve) => {
     const child = execFile(command[0]!, command.slice(1), {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },

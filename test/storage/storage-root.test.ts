@@ -68,6 +68,7 @@ describe("checkStorageRoot", () => {
     expect(error.message).toContain("0770");
   });
 
-  // A real EACCES cannot be provoked as root (CI runs as root): test/e2e/bad-input.e2e.test.ts runs
-  // the built CLI as user nobody against the real storage for that ("storage EACCES").
+  // A real EACCES cannot be provoked as root with all its capabilities (CI runs as root):
+  // test/e2e/bad-input.e2e.test.ts runs the built CLI as root without the file-permission
+  // capabilities against real storage for that ("storage permission denied").
 });
