@@ -5,6 +5,7 @@
 import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
 import { OMNIBUS_STORAGE_ROOT } from "../storage/storage-root.js";
+import { pathValue } from "./path-value.js";
 import { resolvePolicyFlags, type PolicyFlags, type RawPolicyFlags } from "./policy-options.js";
 
 /** The defaults of the original Python tool, kept for drop-in compatibility. */
@@ -96,7 +97,7 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
     minAgeMs: parseMinAge(raw.minAge ?? DEFAULT_MIN_AGE),
     concurrency: parseConcurrency(raw.concurrency),
     yes: raw.yes === true,
-    registryConfig: nonEmpty(raw.registryConfig, "--registry-config") ?? DEFAULT_REGISTRY_CONFIG,
+    registryConfig: pathValue(raw.registryConfig, "--registry-config") ?? DEFAULT_REGISTRY_CONFIG,
     json: raw.json === true,
     quiet: raw.quiet === true,
     verbose: raw.verbose === true,
@@ -109,21 +110,21 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
   if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");
   if (resolved.gc && resolved.dryRun) throw new UsageError("--gc runs garbage collection after deleting: it makes no sense with -n/--dry-run.");
   Object.assign(resolved, resolveStorage(raw));
-  const output = nonEmpty(raw.output, "--output");
+  const output = pathValue(raw.output, "--output");
   if (output !== undefined) resolved.output = output;
-  const credentialsFile = nonEmpty(raw.credentialsFile, "-c/--credentials-file");
+  const credentialsFile = pathValue(raw.credentialsFile, "-c/--credentials-file");
   if (credentialsFile !== undefined) resolved.credentialsFile = credentialsFile;
   if (raw.password !== undefined) resolved.password = raw.password;
-  const caCert = nonEmpty(raw.caCert, "--ca-cert");
+  const caCert = pathValue(raw.caCert, "--ca-cert");
   if (caCert !== undefined) resolved.caCert = caCert;
-  const journal = nonEmpty(raw.journal, "--journal");
+  const journal = pathValue(raw.journal, "--journal");
   if (journal !== undefined) resolved.journal = journal;
   return resolved;
 }
 
 /** -p or --storage (with --s3-endpoint and --s3-region), never both. */
 function resolveStorage(raw: RawOptions): Pick<ResolvedOptions, "registryPath" | "storage" | "s3Endpoint" | "s3Region"> {
-  const registryPath = nonEmpty(raw.registryPath, "-p/--registry-path");
+  const registryPath = pathValue(raw.registryPath, "-p/--registry-path");
   const storage = nonEmpty(raw.storage, "--storage");
   const s3Endpoint = nonEmpty(raw.s3Endpoint, "--s3-endpoint");
   const s3Region = nonEmpty(raw.s3Region, "--s3-region");
@@ -167,6 +168,9 @@ export function parseServer(value: string | undefined, flag: string, insecure: b
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new UsageError(`Invalid ${flag} "${shown(text)}": only https:// and http:// are supported.`);
   }
+  // `new URL` takes hosts no resolver will (`ht!tp`, `a..b`) and keeps text after the host, so
+  // `ht!tp://bad host` would fail later as a network error (exit 1) instead of a usage error.
+  if (/\s/.test(text) || !isUsableHost(url.hostname)) throw new UsageError(invalid);
   if (url.username || url.password) {
     throw new UsageError(`Invalid ${flag}: do not put credentials in the URL; use -u and -c instead.`);
   }
@@ -182,6 +186,11 @@ export function parseServer(value: string | undefined, flag: string, insecure: b
   }
   url.pathname = url.pathname.replace(/\/+$/, "");
   return url;
+}
+
+/** An IP literal, or dot-separated labels of letters, digits, `-` and `_` (docker compose names). */
+function isUsableHost(hostname: string): boolean {
+  return hostname.startsWith("[") || /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/i.test(hostname);
 }
 
 /** The value as typed, for messages: never its user-info, query or fragment (they may hold a token). */

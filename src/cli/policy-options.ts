@@ -6,6 +6,7 @@ import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
 import { parseMaxDelete, repositoryGlobProblem, type MaxDelete, type RunPolicy } from "../core/policy.js";
 import { compileTagRegex, type RetentionRules } from "../core/retention.js";
+import { pathValue } from "./path-value.js";
 import { readPolicyFile } from "./policy-file.js";
 
 /** What the flags say about tags and repositories, validated. */
@@ -41,10 +42,8 @@ export function resolvePolicyFlags(raw: RawPolicyFlags): PolicyFlags {
   };
   const rules = ruleFlags(raw);
   if (rules) flags.rules = rules;
-  if (raw.policyFile !== undefined) {
-    if (raw.policyFile.trim() === "") throw new UsageError("--policy-file is empty: give a value or leave the flag out.");
-    flags.policyFile = raw.policyFile;
-  }
+  const policyFile = pathValue(raw.policyFile, "--policy-file");
+  if (policyFile !== undefined) flags.policyFile = policyFile;
   if (raw.maxDelete !== undefined) flags.maxDelete = parseMaxDelete(raw.maxDelete, "--max-delete");
   if (flags.maxDelete && !flags.rules && !flags.policyFile && !flags.gitlabPolicies) {
     throw new UsageError("--max-delete limits tag retention: give a rule too (--keep-n, --older-than, --name-regex-delete, --policy-file or --gitlab-policies).");

@@ -13,6 +13,7 @@ import { runRestore, type RestoreOutcome, type RestoreReport, type TagRestoreOut
 import { PASSWORD_ENV, resolveCredentials } from "./credentials.js";
 import { applyEnvironment } from "./environment.js";
 import { DEFAULT_USER, parseServer, type RawOptions } from "./options.js";
+import { pathValue } from "./path-value.js";
 import {
   renderJournalProblem, renderNotInJournal, renderRepositoryRecord, renderRestoreOutcome, renderRestoreSummary, renderTagNotInJournal,
   renderTagOutcome, restoreJson,
@@ -100,6 +101,9 @@ async function restoreCommand(journalPath: string, raw: RawRestoreOptions, versi
   const gitlabUrl = parseServer(raw.gitlabServer, "-g/--gitlab-server", insecure);
   const registryUrl = parseServer(raw.registryServer, "-r/--registry-server", insecure);
   const filters = parseFilters(raw);
+  // Before the journal is read: `-c -n` must not restore for real with credentials from a file "-n".
+  pathValue(raw.credentialsFile, "-c/--credentials-file");
+  pathValue(raw.caCert, "--ca-cert");
   const dryRun = raw.dryRun === true;
   const json = raw.json === true;
   const journal = await readJournalFile(journalPath);
