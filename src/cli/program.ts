@@ -28,7 +28,7 @@ Exit codes:
   0    done (also when nothing needed deleting, or repositories were only reported)
   1    some deletions failed, or the registry has deletes disabled
   2    usage or input error
-  3    refused by a safety check (metadata database, storage driver, -p not this registry's storage)
+  3    refused by a safety check (metadata database, storage driver, -p not this registry's storage, --max-delete)
   4    authentication failed, or no permission to delete in any repository
   130  interrupted
 `;
@@ -69,8 +69,8 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("--no-color", "no colour (also off when not on a terminal, or with NO_COLOR)")
     .option("--gc", "after deleting, run garbage collection and report the space actually freed")
     .option("--gc-command <command>", "the garbage collection --gc runs", DEFAULT_GC_COMMAND)
-    .option("--repository <glob>", "only repositories matching this path glob, e.g. 'group/**' (repeatable)", collect, [])
-    .option("--exclude-repository <glob>", "leave out repositories matching this glob (repeatable; wins over --repository)", collect, [])
+    .option("--repository <glob>", "only repositories matching this path glob, e.g. 'group/**' (repeatable)", collect)
+    .option("--exclude-repository <glob>", "leave out repositories matching this glob (repeatable; wins over --repository)", collect)
     .option("--keep-n <n>", "tag retention: keep the n most recently pushed tags of each repository")
     .option("--older-than <duration>", "tag retention: delete only tags pushed longer ago than this (e.g. 14d)")
     .option("--name-regex-delete <regex>", "tag retention: only tags whose whole name matches may go (default .* once a rule is given)")
@@ -88,8 +88,8 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
 }
 
 /** Commander's way to make a flag repeatable: each value appended to the list. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `unknown option '--passwd=S3cret'` -> `unknown option '--passwd=…'`. */
