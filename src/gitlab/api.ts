@@ -6,7 +6,9 @@ import type { Agent as HttpAgent } from "node:http";
 import { Projects, Users } from "@gitbeaker/rest";
 import type { Dispatcher } from "undici";
 import { AuthError, CleanupError, ExitCode, UsageError } from "../core/errors.js";
+import { withRetry, type RetryPolicy } from "../registry/retry.js";
 import { readExpirationPolicy, readRegistryRepositories, readTagProtectionRules } from "./api-answers.js";
+import { classifyGitLabFailure } from "./gitlab-retry.js";
 import type {
   GitLabApi, GitLabUser, ProjectExpirationPolicy, RegistryRepositories, RegistryRepositoryRecord, TagProtectionRule,
 } from "./ports.js";
@@ -20,6 +22,8 @@ export interface GitLabRestApiOptions {
   dispatcher?: Dispatcher;
   /** Per-request timeout. Default 30 s. */
   timeoutMs?: number;
+  /** How GETs are repeated on 500, 503, 504 and network errors (gitbeaker itself repeats 429 and 502). */
+  retry?: RetryPolicy;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -40,10 +44,12 @@ export class GitLabRestApi implements GitLabApi, RegistryRepositories {
   readonly #projects: InstanceType<typeof Projects>;
   readonly #host: string;
   readonly #timeoutMs: number;
+  readonly #retry: RetryPolicy;
 
   constructor(options: GitLabRestApiOptions) {
     this.#host = `${options.gitlabUrl.origin}${options.gitlabUrl.pathname}`.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#retry = { classify: classifyGitLabFailure, ...options.retry };
     const settings = {
       host: this.#host,
       token: options.token,
@@ -59,7 +65,7 @@ export class GitLabRestApi implements GitLabApi, RegistryRepositories {
   /** The token's user; undefined on 401, which is what the API answers to a password. */
   async currentUser(): Promise<GitLabUser | undefined> {
     try {
-      const user = await this.#users.showCurrentUser();
+      const user = await this.#get(() => this.#users.showCurrentUser());
       return { username: user.username, isAdmin: user.is_admin === true };
     } catch (error) {
       if (statusOf(error) === 401) return undefined;
@@ -70,7 +76,7 @@ export class GitLabRestApi implements GitLabApi, RegistryRepositories {
   /** Whether the project exists and the token can see it (404 means neither). */
   async projectExists(path: string): Promise<boolean> {
     try {
-      await this.#projects.show(path);
+      await this.#get(() => this.#projects.show(path));
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -136,7 +142,7 @@ export class GitLabRestApi implements GitLabApi, RegistryRepositories {
    */
   async #read<T>(operation: string, request: () => Promise<T>, options: { forbiddenIsAbsent?: boolean } = {}): Promise<T | undefined> {
     try {
-      return await request();
+      return await this.#get(request);
     } catch (error) {
       const status = statusOf(error);
       if (status === 404) return undefined;
@@ -152,6 +158,11 @@ export class GitLabRestApi implements GitLabApi, RegistryRepositories {
       if (status === 403 && options.forbiddenIsAbsent) return undefined;
       throw this.#wrap(operation, error);
     }
+  }
+
+  /** A GET, repeated while GitLab answers 500 (Puma restarting) or is unreachable for a moment. */
+  #get<T>(request: () => Promise<T>): Promise<T> {
+    return withRetry(request, this.#retry);
   }
 
   /** An answer that is not GitLab's shape (a proxy's page, another server): say so, briefly. */

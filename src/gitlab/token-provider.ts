@@ -9,6 +9,7 @@ import type { RepositoryName } from "../core/repository-name.js";
 import { basicAuthorization, displayUrl, readBody } from "../registry/http.js";
 import { RegistryError, errorFromNetwork, errorFromReply } from "../registry/registry-error.js";
 import { withRetry, type RetryPolicy } from "../registry/retry.js";
+import { classifyGitLabFailure } from "./gitlab-retry.js";
 import type { TagProtection, TagProtectionSource, TokenActions, TokenProvider } from "./ports.js";
 import { readAccess } from "./token-access.js";
 
@@ -130,7 +131,7 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
     const url = new URL(this.#endpoint);
     url.search = `${SERVICE_QUERY}&scope=${CATALOG_SCOPE}`;
     const sentAt = this.#now();
-    const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
+    const body = await withRetry(() => this.#send(url), this.#retryPolicy());
     return this.#decode(body, sentAt).catalog;
   }
 
@@ -240,11 +241,16 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
     // them unescaped fits about 40% more scopes in a request than percent-encoding would.
     url.search = [SERVICE_QUERY, ...names.map((name) => `scope=${scopeFor(name, this.#actions)}`)].join("&");
     const sentAt = this.#now();
-    const body = await withRetry(() => this.#send(url), { ...this.#options.retry, signal: this.#options.signal });
+    const body = await withRetry(() => this.#send(url), this.#retryPolicy());
     const issued = { ...this.#decode(body, sentAt), names };
     this.#learn(issued.token, issued.actions.size);
     for (const name of names) this.#cache.set(name, issued);
     return issued;
+  }
+
+  /** GitLab's classification (500 too: Puma restarting) unless a test passes its own. */
+  #retryPolicy(): RetryPolicy {
+    return { classify: classifyGitLabFailure, ...this.#options.retry, ...(this.#options.signal ? { signal: this.#options.signal } : {}) };
   }
 
   async #send(url: URL): Promise<Buffer> {

@@ -65,7 +65,8 @@ afterAll(async () => {
 
 beforeEach(() => gitlab.resetStats());
 
-const api = (token: string, url = gitlab.url) => new GitLabRestApi({ gitlabUrl: new URL(url), token, dispatcher });
+const api = (token: string, url = gitlab.url) =>
+  new GitLabRestApi({ gitlabUrl: new URL(url), token, dispatcher, retry: { sleep: async () => undefined } });
 
 /** Everything an error could leak through: message, stack, inspect (with causes), JSON. */
 function everythingSaidBy(error: unknown): string {
@@ -130,6 +131,37 @@ describe("tagProtectionRules", () => {
 
   it("refuses a password with exit 2", async () => {
     await expect(api("dev-password").tagProtectionRules("group/protected")).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe("GitLab answering 500 with its HTML page (Puma restarting, a Rails exception)", () => {
+  beforeEach(() => {
+    gitlab.failNext("/api/v4/user", 0);
+    gitlab.faultLog.length = 0;
+  });
+
+  it("repeats the GET, and succeeds once GitLab is back", async () => {
+    gitlab.failNext("/api/v4/user", 2);
+    expect(await api("root-api").currentUser()).toEqual({ username: "root", isAdmin: true });
+    expect(gitlab.faultLog).toEqual(["/api/v4/user", "/api/v4/user"]);
+  });
+
+  it("gives up after the attempt bound with the status and one line, not the page", async () => {
+    gitlab.failNext("/api/v4/user", 100);
+    const error = await api("root-api").currentUser().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CleanupError);
+    expect(error).toMatchObject({ exitCode: 1 });
+    expect((error as Error).message).toBe(
+      `reading the current user at ${gitlab.url}/api/v4: ` +
+        `500 Internal Server Error (an HTML page: "We're sorry, but something went wrong (500)")`,
+    );
+    expect(gitlab.faultLog).toHaveLength(5);
+  });
+
+  it("never repeats a 401", async () => {
+    gitlab.resetStats();
+    expect(await api("not-a-token").currentUser()).toBeUndefined();
+    expect(gitlab.apiLog).toHaveLength(1);
   });
 });
 

@@ -373,10 +373,16 @@ describe("transient failures", () => {
     expect(everythingSaidBy(error)).not.toContain(SECRET);
   });
 
-  it("does not retry 500", async () => {
+  it("retries GitLab's 500 (Puma restarting) and then succeeds", async () => {
+    injector.script(refuse(500, "INTERNAL", "boom"), refuse(500, "INTERNAL", "boom"), grant());
+    await provider().verifyCredentials();
+    expect(injector.requests).toHaveLength(3);
+  });
+
+  it("gives up on a 500 that lasts, after the attempt bound", async () => {
     injector.script(refuse(500, "INTERNAL", "boom"));
     await expect(provider().verifyCredentials()).rejects.toBeInstanceOf(RegistryError);
-    expect(injector.requests).toHaveLength(1);
+    expect(injector.requests).toHaveLength(5);
   });
 
   it("reports an unreachable GitLab with context and without the secret", async () => {

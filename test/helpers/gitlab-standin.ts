@@ -79,6 +79,10 @@ export class GitlabStandin {
   readonly issuer: string;
   readonly service: string;
   readonly authLog: AuthRequestRecord[] = [];
+  /** Faults still to serve, by path (`/jwt/auth`, `/api/v4/user`): see {@link failNext}. */
+  private readonly faults = new Map<string, { times: number; status: number; body: string }>();
+  /** The path of every request answered with a fault, in order. */
+  readonly faultLog: string[] = [];
   lastClaims: TokenClaims | undefined;
   private readonly state: StandinState;
   private readonly thresholds: RoleThresholds;
@@ -217,6 +221,16 @@ export class GitlabStandin {
     this.lastClaims = undefined;
   }
 
+  /**
+   * The next `times` requests to `pathname` get `status` with an HTML page, as Rails, Puma or
+   * nginx answer while GitLab restarts; then the stand-in answers normally again.
+   */
+  failNext(pathname: string, times: number, status = 500): void {
+    const body = `<!DOCTYPE html>\n<html>\n<head>\n  <title>We're sorry, but something went wrong (${status})</title>\n` +
+      `  <style>body { color: #2e2e2e; }</style>\n</head>\n<body><h1>${status}</h1></body>\n</html>\n`;
+    this.faults.set(pathname, { times, status, body });
+  }
+
   /** Stops listening and drops open connections. */
   async close(): Promise<void> {
     const server = this.server;
@@ -229,6 +243,14 @@ export class GitlabStandin {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     try {
       const url = new URL(req.url ?? "/", this.url);
+      const fault = this.faults.get(url.pathname);
+      if (fault && fault.times > 0) {
+        fault.times--;
+        this.faultLog.push(url.pathname);
+        if (url.pathname === "/jwt/auth") this.authLog.push({ scopes: splitScopes(url.searchParams.getAll("scope")), status: fault.status });
+        res.writeHead(fault.status, { "content-type": "text/html; charset=utf-8" }).end(fault.body);
+        return;
+      }
       if (url.pathname === "/jwt/auth" && req.method === "GET") return this.handleAuth(req, res, url);
       if (url.pathname.startsWith("/api/v4/")) return handleApi(req, res, this.state, this.url);
       res.writeHead(404).end();
