@@ -28,10 +28,18 @@ export interface DatabaseEvidence {
   liveHeader?: boolean;
   /** The storage driver whose layout the tool reads (`filesystem`, `s3`). Default `filesystem`. */
   reading?: string;
+  /**
+   * The registry's header will be asked before anything is deleted (the preflight runs before
+   * credentials exist): a lone filesystem-in-use lockfile then passes provisionally.
+   */
+  headerLater?: boolean;
 }
 
-/** The decision: go on (with the evidence, for the log) or refuse (with the reason, for people). */
-export type GuardDecision = { ok: true; evidence: string } | { ok: false; reason: string };
+/**
+ * The decision: go on (with the evidence, for the log) or refuse (with the reason, for people).
+ * `awaitsHeader`: only provisionally; decide again with the registry's header before deleting.
+ */
+export type GuardDecision = { ok: true; evidence: string; awaitsHeader?: true } | { ok: false; reason: string };
 
 const LOCKFILES = "docker/registry/lockfiles";
 
@@ -61,7 +69,29 @@ export function decideDatabaseGuard(evidence: DatabaseEvidence): GuardDecision {
         DATABASE_CONSEQUENCE,
     };
   }
+  if (loneLockfile(evidence)) {
+    if (!evidence.headerLater) return { ok: false, reason: loneLockfileReason(evidence) };
+    return { ok: true, evidence: support.join("; "), awaitsHeader: true };
+  }
   return { ok: true, evidence: support.join("; ") };
+}
+
+/**
+ * Only the filesystem-in-use lockfile vouches: registries migrated to the metadata database
+ * before GitLab 18.8 often kept it stale, with no database-in-use (GITLAB.md §13).
+ */
+function loneLockfile(evidence: DatabaseEvidence): boolean {
+  return evidence.filesystemInUseLock && evidence.config === undefined && evidence.liveHeader !== false;
+}
+
+function loneLockfileReason(evidence: DatabaseEvidence): string {
+  const configPart = evidence.configProblem ? `: ${evidence.configProblem}` : "";
+  return (
+    `Only the lockfile ${LOCKFILES}/filesystem-in-use says the registry keeps its metadata in the storage, and ` +
+    `the registry config could not be used${configPart}. A registry migrated to the metadata database before ` +
+    "GitLab 18.8 often keeps that lockfile stale, and the registry did not answer " +
+    `Gitlab-Container-Registry-Database-Enabled: false. ${CONFIG_HINT} ${DATABASE_CONSEQUENCE}`
+  );
 }
 
 function findRefusal(evidence: DatabaseEvidence): string | undefined {

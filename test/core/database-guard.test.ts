@@ -57,10 +57,50 @@ describe("decideDatabaseGuard refuses", () => {
   });
 });
 
+describe("decideDatabaseGuard and a lone filesystem-in-use lockfile (stale after a migration before 18.8)", () => {
+  const lone: DatabaseEvidence = { ...none, filesystemInUseLock: true, configProblem: "x was not found" };
+
+  it.each<[string, DatabaseEvidence]>([
+    ["and no config", { ...none, filesystemInUseLock: true }],
+    ["and a missing config", lone],
+    ["and a missing config, the registry not sending the header", { ...lone, headerLater: false }],
+  ])("refuses %s, and says to pass --registry-config", (_, evidence) => {
+    const decision = decideDatabaseGuard(evidence);
+    expect(decision).toEqual({ ok: false, reason: expect.stringContaining("--registry-config <path>") });
+    if (decision.ok) return;
+    expect(decision.reason).toContain("Only the lockfile docker/registry/lockfiles/filesystem-in-use");
+    expect(decision.reason).toContain("before GitLab 18.8");
+    expect(decision.reason).toContain("did not answer Gitlab-Container-Registry-Database-Enabled: false");
+    expect(decision.reason).toContain("tagged images");
+    if (evidence.configProblem) expect(decision.reason).toContain(evidence.configProblem);
+  });
+
+  it("passes only provisionally when the registry's header is asked later", () => {
+    expect(decideDatabaseGuard({ ...lone, headerLater: true })).toEqual({
+      ok: true, awaitsHeader: true, evidence: expect.stringContaining("registry config not used: x was not found"),
+    });
+  });
+
+  it("proceeds when the registry answers false", () => {
+    const decision = decideDatabaseGuard({ ...lone, liveHeader: false });
+    expect(decision).toEqual({ ok: true, evidence: expect.stringContaining("Database-Enabled: false") });
+    expect(decideDatabaseGuard({ ...lone, liveHeader: false, headerLater: true })).not.toHaveProperty("awaitsHeader");
+  });
+
+  it("refuses when the registry answers true, asked later or not", () => {
+    for (const headerLater of [false, true]) {
+      expect(decideDatabaseGuard({ ...lone, liveHeader: true, headerLater })).toEqual({ ok: false, reason: expect.stringContaining("Database-Enabled: true") });
+    }
+  });
+
+  it("is no longer alone with a readable config", () => {
+    const decision = decideDatabaseGuard({ ...none, filesystemInUseLock: true, config: config("prefer"), headerLater: true });
+    expect(decision).toEqual({ ok: true, evidence: expect.stringContaining("filesystem-in-use exists") });
+  });
+});
+
 describe("decideDatabaseGuard proceeds", () => {
   it.each<[string, DatabaseEvidence, string]>([
-    ["filesystem-in-use alone", { ...none, filesystemInUseLock: true }, "filesystem-in-use exists"],
-    ["filesystem-in-use with a missing config", { ...none, filesystemInUseLock: true, configProblem: "x was not found" }, "registry config not used: x was not found"],
     ["prefer with filesystem-in-use", { ...none, filesystemInUseLock: true, config: config("prefer") }, "filesystem-in-use exists"],
     ["database.enabled false", { ...none, config: config(false) }, "database.enabled false"],
     ["database.enabled absent (older registry, no lockfiles)", { ...none, config: config(undefined) }, "database.enabled absent"],
@@ -88,13 +128,18 @@ describe("decideDatabaseGuard over every combination", () => {
     if (liveHeader !== undefined) evidence.liveHeader = liveHeader;
 
     const configSupports = setting === false || setting === undefined;
-    const expectedOk =
-      !databaseInUseLock &&
-      liveHeader !== true &&
-      setting !== true &&
-      !(setting === "prefer" && !filesystemInUseLock) &&
-      !(setting !== "no config" && storageDriver !== "filesystem") &&
-      (filesystemInUseLock || configSupports || liveHeader === false);
-    expect(decideDatabaseGuard(evidence).ok).toBe(expectedOk);
+    const refused =
+      databaseInUseLock ||
+      liveHeader === true ||
+      setting === true ||
+      (setting === "prefer" && !filesystemInUseLock) ||
+      (setting !== "no config" && storageDriver !== "filesystem");
+    // A lone filesystem-in-use lockfile (no config) counts only provisionally, until the header is asked.
+    const supported = configSupports || liveHeader === false || (filesystemInUseLock && setting !== "no config");
+    const provisional = filesystemInUseLock && setting === "no config" && liveHeader === undefined;
+    expect(decideDatabaseGuard(evidence).ok).toBe(!refused && supported);
+    const later = decideDatabaseGuard({ ...evidence, headerLater: true });
+    expect(later.ok).toBe(!refused && (supported || provisional));
+    expect(later.ok && later.awaitsHeader === true).toBe(!refused && !supported && provisional);
   });
 });
