@@ -216,11 +216,9 @@ describe("the same history elsewhere", () => {
     expect(await revisionKeys("prefixed", "registry/")).toHaveLength(history.doomed.length + history.kept.length);
   });
 
-  it("--storage s3://prefixed/registry --s3-endpoint, the config missing: refused without evidence, deletes with the lockfile", async () => {
-    const args = [
-      ...(await serverArgs(prefixed)), "--registry-config", join(prefixed.dir, "no-such-config.yml"),
-      "--storage", "s3://prefixed/registry", "--s3-endpoint", s3.endpoint,
-    ];
+  it("--storage s3://prefixed/registry --s3-endpoint: refused without the config, even with the lockfile; deletes with it", async () => {
+    const storage = ["--storage", "s3://prefixed/registry", "--s3-endpoint", s3.endpoint];
+    const args = [...(await serverArgs(prefixed)), "--registry-config", join(prefixed.dir, "no-such-config.yml"), ...storage];
     const linksBefore = await revisionKeys("prefixed", "registry/");
     // Distribution 2.8 writes no lockfile, and no config says whether the metadata database is on.
     const refused = await runCli(args, { env: keysInEnvironment() });
@@ -228,9 +226,16 @@ describe("the same history elsewhere", () => {
     expect(refused.stderr).toMatch(/Cannot tell whether the registry uses its metadata database/);
     expect(await revisionKeys("prefixed", "registry/")).toEqual(linksBefore);
 
-    // GitLab's registry writes this lockfile when it runs without the database.
+    // GitLab's registry writes this lockfile when it runs without the database, but a migration before
+    // 18.8 can leave it stale, and this registry sends no Gitlab-Container-Registry-Database-Enabled.
     await s3.putObject("prefixed", "registry/docker/registry/lockfiles/filesystem-in-use", "");
-    const result = await runCli(args, { env: keysInEnvironment() });
+    const lone = await runCli(args, { env: keysInEnvironment() });
+    expect(lone.code, show(lone)).toBe(3);
+    expect(lone.stderr).toMatch(/Only the lockfile docker\/registry\/lockfiles\/filesystem-in-use .*--registry-config/);
+    expect(await revisionKeys("prefixed", "registry/")).toEqual(linksBefore);
+
+    const withConfig = [...(await serverArgs(prefixed)), "--registry-config", prefixed.registry.configPath, ...storage];
+    const result = await runCli(withConfig, { env: keysInEnvironment() });
     expect(result.code, show(result)).toBe(0);
     expect(linesStarting(result.stdout, "Deleted image "), show(result)).toEqual(expectedLines("Deleted"));
     expect(result.stdout).toMatch(/^ {2}Storage +s3:\/\/prefixed\/registry \(credentials from the environment \(AWS_ACCESS_KEY_ID\)\)$/m);
