@@ -12,7 +12,7 @@ import { checkMaxDelete, effectiveMaxDelete, repositoryIncluded, type RunPolicy 
 import type { RepositoryName } from "./core/repository-name.js";
 import type { DeletedTag, ProtectedPattern, RetentionRules } from "./core/retention.js";
 import { blobKey, markedBlobs, type SpaceLedger } from "./core/space.js";
-import type { RepositoryPlan, RepositorySnapshot } from "./core/types.js";
+import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import type { RepositoryWork } from "./execute/execute-repository.js";
 import { forEachBounded } from "./execute/pool.js";
@@ -22,7 +22,12 @@ import { repositoryStamp } from "./execute/recheck.js";
 export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
   const { deps, options, report, events } = run;
   const work: RepositoryWork[] = [];
-  await forEachBounded(deps.storage.listRepositories(run.warn), options.scanConcurrency ?? 8, async (name) => {
+  // A directory left unread (permission denied) holds repositories or revisions not cleaned: exit 1.
+  const warn = (warning: StorageWarning): void => {
+    if (warning.unread) report.unreadDirectories = (report.unreadDirectories ?? 0) + 1;
+    run.warn(warning);
+  };
+  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? 8, async (name) => {
     if (!repositoryIncluded(run.policy, name)) return keepOutside(run, name);
     // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
     const scannedAt = deps.now();
@@ -34,7 +39,7 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     for (const kept of plan.kept) report.kept[kept.reason.kind]++;
     report.candidates += plan.candidates.length;
     const tagDeletions = countTags(run, plan);
-    plan.warnings.forEach(run.warn);
+    plan.warnings.forEach(warn);
     const isWork = plan.candidates.length > 0 || tagDeletions.length > 0;
     // Work may be refused (an orphan): its marks then carry its name, to measure what it holds alone.
     keepInLedger(run.ledger, snapshot, plan, isWork ? name : undefined);

@@ -8,6 +8,8 @@ export function exitCodeFor(report: CleanupReport): ExitCodeValue {
   if (report.stoppedBecause !== undefined || report.outcomes.failed > 0) return ExitCode.deletionsFailed;
   if ((report.emptyRepositories?.outcomes.failed ?? 0) > 0) return ExitCode.deletionsFailed;
   if (report.skipped.some((s) => s.reason === "error")) return ExitCode.deletionsFailed;
+  // Repositories or revisions left unread (permission denied) were not cleaned: not done, not ok.
+  if ((report.unreadDirectories ?? 0) > 0) return ExitCode.deletionsFailed;
   if (noPermissionAnywhere(report)) return ExitCode.auth;
   if (crossCheckRefusedAll(report)) return ExitCode.refused;
   return ExitCode.ok;

@@ -161,6 +161,8 @@ export interface CleanupReport {
    */
   administrator?: boolean;
   warnings: number;
+  /** Of the warnings, directories that could not be listed: what they hold was not cleaned (exit 1). */
+  unreadDirectories?: number;
   /** Requests sent to GitLab's /jwt/auth. */
   tokenRequests: number;
   journalPath?: string;

@@ -12,6 +12,11 @@ import type { ProtectedPattern, TagDecisions } from "./retention.js";
 export interface StorageWarning {
   path: string;
   message: string;
+  /**
+   * A directory that could not be listed (permissions, I/O): the repositories or revisions in it
+   * were not read, so not cleaned. Something was not done: the run exits 1 (cli/exit-code.ts).
+   */
+  unread?: true;
 }
 
 /** One `_manifests/revisions/<alg>/<hex>/link`: a manifest pushed to this repository. */

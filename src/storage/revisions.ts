@@ -76,7 +76,7 @@ async function findRevisionLinks(context: ReadContext, name: RepositoryName, war
   } catch (error) {
     rethrowUnavailable(error);
     const message = `This directory could not be listed: ${describeStorageError(error)}; the revisions in it were not read.`;
-    warnings.push({ path: driver.describe(prefix.slice(0, -1)), message });
+    warnings.push({ path: driver.describe(prefix.slice(0, -1)), message, unread: true });
   }
   return found.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }

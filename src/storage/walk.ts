@@ -60,7 +60,7 @@ async function* walkChildren(
     if (step.kind === "self") {
       if ("error" in read) {
         const path = context.driver.describe(prefix.slice(0, -1));
-        context.onWarning({ path, message: `This directory could not be listed and was skipped: ${describeStorageError(read.error)}.` });
+        context.onWarning({ path, message: `This directory could not be listed and was skipped: ${describeStorageError(read.error)}.`, unread: true });
       } else if (isRepository(context, prefix, read.listing)) {
         yield name as RepositoryName;
       }

@@ -38,3 +38,16 @@ describe("exit code 4: the credentials can clean nothing", () => {
     expect(exitCodeFor(report([["no-permission", 3]], { stoppedBySafetyCheck: true }))).toBe(3);
   });
 });
+
+describe("exit code 1: directories of the storage left unread", () => {
+  it("when a repository or its revisions could not be listed (permission denied), even with the rest done", () => {
+    const outcomes = { ...emptyReport(false).outcomes, deleted: 2 };
+    expect(exitCodeFor(report([], { outcomes, warnings: 1, unreadDirectories: 1 }))).toBe(1);
+    expect(exitCodeFor(report([], { outcomes, warnings: 3 }))).toBe(0);
+  });
+
+  it("before exit 4, after an interrupt", () => {
+    expect(exitCodeFor(report([["no-permission", 3]], { unreadDirectories: 1 }))).toBe(1);
+    expect(exitCodeFor(report([], { unreadDirectories: 1, interrupted: true }))).toBe(130);
+  });
+});
