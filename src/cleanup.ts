@@ -16,6 +16,7 @@ import { CandidateBlobs } from "./core/candidate-blobs.js";
 import { SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
+import type { PreflightResult } from "./preflight.js";
 import { measuredOrphans, orphanOf } from "./orphans.js";
 import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-repositories.js";
 import { CandidateList } from "./execute/candidate-list.js";
@@ -38,7 +39,7 @@ export interface CleanupDependencies {
   /** GitLab's records of container repositories: needed with `deleteEmptyRepositories`. */
   registryRepositories?: RegistryRepositories;
   /** Checks that must pass before anything is read or asked (storage root, metadata database). */
-  preflight: () => Promise<void>;
+  preflight: () => Promise<PreflightResult | void>;
   /** Opens the journal; called only when something is about to be deleted. */
   openJournal?: () => Promise<JournalWriter>;
   /** Deletes tags by name: needed when the policy has retention rules. */
@@ -142,7 +143,7 @@ export async function runCleanup(
     deps, options, events, report, signal, ledger: new SpaceLedger(), policy: withProjectRules(policy), gone: new Map(), blobs: new Map(),
     tagCounts: [], warn, projectWarnings: new Set(), orphans: [],
   };
-  await deps.preflight();
+  const preflight = await deps.preflight();
   await deps.tokens.verifyCredentials();
   const user = deps.gitlab ? await deps.gitlab.currentUser() : undefined;
   if (user) report.administrator = user.isAdmin;
@@ -151,7 +152,7 @@ export async function runCleanup(
     const work = await scanAndPlan(run);
     refuseOverMaxDelete(run);
     // Only an administrator sees every project, so only their view can tell orphans apart.
-    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined);
+    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined, preflight);
     if (!report.cancelled) {
       for (const item of work) settle(run, item);
       if (empties && !signal.aborted && report.stoppedBecause === undefined) await deleteEmptyRepositories(run, empties);
@@ -185,7 +186,9 @@ function settle(run: Run, item: RepositoryWork): void {
   run.blobs.delete(item.name);
 }
 
-async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabApi | undefined): Promise<void> {
+async function cleanRepositories(
+  run: Run, work: RepositoryWork[], api: GitLabApi | undefined, preflight: PreflightResult | void,
+): Promise<void> {
   const { deps, options, events, report } = run;
   const access = await checkAccess(work.map((w) => w.name), deps.tokens, { api, administrator: () => isAdministrator(run) });
   const byName = new Map<RepositoryName, RepositoryWork>(work.map((w) => [w.name, w]));
@@ -205,6 +208,8 @@ async function cleanRepositories(run: Run, work: RepositoryWork[], api: GitLabAp
         "the registry's online garbage collection already removes untagged manifests. Nothing was deleted.",
     );
   }
+  // Before the first DELETE, and before a dry run reports what it would delete.
+  preflight?.confirm(facts.databaseEnabled);
   const totals = {
     repositories: allowed.length,
     candidates: allowed.reduce((n, w) => n + w.candidates.length, 0),

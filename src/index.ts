@@ -22,7 +22,7 @@ export type { GitLabApi, GitLabUser, TokenProvider } from "./gitlab/ports.js";
 export { RegistryClient } from "./registry/registry-client.js";
 export { createDispatcher } from "./registry/http.js";
 export type { RegistryApi, DeleteOutcome } from "./registry/ports.js";
-export { buildPreflight } from "./preflight.js";
+export { buildPreflight, type PreflightResult } from "./preflight.js";
 export { FileJournal, type JournalRecord } from "./execute/journal.js";
 export { runRestore } from "./restore.js";
 export { parseJournal, readJournalFile } from "./execute/journal-reader.js";

@@ -15,8 +15,11 @@ import type { StorageReader } from "./storage/storage-reader.js";
 
 export interface UsageDependencies {
   storage: Pick<StorageReader, "listRepositories" | "readRepository" | "listBlobs">;
-  /** Checks that must pass before anything is read (storage root, metadata database). */
-  preflight: () => Promise<void>;
+  /**
+   * Checks that must pass before anything is read (storage root, metadata database). The report
+   * deletes nothing, so a provisional pass (a lone filesystem-in-use lockfile) stands.
+   */
+  preflight: () => Promise<unknown>;
   /** The GitLab project owning a repository, null when there is none (see projectLookup). */
   projectOf?: (name: RepositoryName) => Promise<string | null>;
   now: () => number;

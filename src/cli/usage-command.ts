@@ -216,7 +216,7 @@ async function signIn(
 async function report(
   flags: UsageFlags,
   choice: StorageChoice,
-  preflight: () => Promise<void>,
+  preflight: () => Promise<unknown>,
   gitlab: Awaited<ReturnType<typeof signIn>> | undefined,
   version: string,
 ): Promise<void> {

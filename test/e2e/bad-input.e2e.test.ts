@@ -11,7 +11,7 @@ import { pushTagHistory } from "../helpers/images.js";
 import { startReverseProxy, type RecordingProxy } from "../helpers/proxies.js";
 import { setDeleteEnabled } from "../helpers/registry-server.js";
 import { credentialsFile, runCli } from "../helpers/run-cli.js";
-import { createStorageTree, imageManifest, lockfilePath, type StorageTree } from "../helpers/storage-tree.js";
+import { createStorageTree, imageManifest, lockfilePath, type LockfileName, type StorageTree } from "../helpers/storage-tree.js";
 import { revisionLinks } from "../helpers/revision-links.js";
 
 const READER = { username: "reader", secret: "reader-password" };
@@ -41,6 +41,14 @@ async function file(name: string, content: string, mode = 0o600, owner?: number)
   await chmod(path, mode);
   if (owner !== undefined) await chown(path, owner, owner);
   return path;
+}
+
+/** Creates the lockfile `name` in the registry's storage; what it returns removes it. */
+async function withLockfile(name: LockfileName): Promise<() => Promise<void>> {
+  const lock = lockfilePath(env.registry.storageRoot, name);
+  await mkdir(join(lock, ".."), { recursive: true });
+  await writeFile(lock, "");
+  return () => rm(join(lock, ".."), { recursive: true });
 }
 
 /** A copy of the registry config with `change` applied. */
@@ -117,11 +125,27 @@ const rows: Row[] = [
   {
     name: "database-in-use lockfile", code: 3, args: () => cli(),
     stderr: "The lockfile docker/registry/lockfiles/database-in-use exists",
+    setup: () => withLockfile("database-in-use"),
+  },
+  {
+    // Possibly stale (a migration before GitLab 18.8), and this registry sends no Database-Enabled header.
+    name: "a lone filesystem-in-use lockfile, config missing", code: 3, setup: () => withLockfile("filesystem-in-use"),
+    args: () => cli({ "--registry-config": "/nonexistent/config.yml" }, "-n"),
+    stderr: /Only the lockfile docker\/registry\/lockfiles\/filesystem-in-use .*\/nonexistent\/config\.yml was not found.*--registry-config/,
+    // Refused before the dry run lists anything it would delete.
+    stdout: /^(?![\s\S]*Would delete)/,
+  },
+  {
+    name: "a lone filesystem-in-use lockfile, the registry answering Database-Enabled: false", code: 0,
+    args: () => cli({ "--registry-config": "/nonexistent/config.yml", "-r": proxy!.url }, "-n"),
+    stdout: "Would delete image",
     setup: async () => {
-      const lock = lockfilePath(env.registry.storageRoot, "database-in-use");
-      await mkdir(join(lock, ".."), { recursive: true });
-      await writeFile(lock, "");
-      return () => rm(join(lock, ".."), { recursive: true });
+      const removeLock = await withLockfile("filesystem-in-use");
+      proxy = await startReverseProxy(env.registry.url, undefined, { "Gitlab-Container-Registry-Database-Enabled": "false" });
+      return async () => {
+        await proxy!.close();
+        await removeLock();
+      };
     },
   },
   {

@@ -47,22 +47,27 @@ export function startForwardProxy(): Promise<RecordingProxy> {
 
 /**
  * A reverse proxy in front of `origin` (an `http://host:port` URL). With `tls` it serves HTTPS
- * (and its url says `https://`): a TLS front for the GitLab stand-in.
+ * (and its url says `https://`): a TLS front for the GitLab stand-in. `responseHeaders` are added
+ * to every answer (a header GitLab's registry sends and the Debian one does not).
  */
-export async function startReverseProxy(origin: string, tls?: { cert: string; key: string }): Promise<RecordingProxy> {
+export async function startReverseProxy(
+  origin: string, tls?: { cert: string; key: string }, responseHeaders: Record<string, string> = {},
+): Promise<RecordingProxy> {
   const log: ProxiedRequest[] = [];
   const { hostname, port } = new URL(origin);
   const handler: RequestListener = (req, res) => {
     log.push({ method: req.method ?? "", target: req.url ?? "" });
-    forward(req, res, hostname, Number(port), req.url ?? "/");
+    forward(req, res, hostname, Number(port), req.url ?? "/", responseHeaders);
   };
   const proxy = await listen(tls ? createTlsServer(tls, handler) : createServer(handler), log);
   return tls ? { ...proxy, url: proxy.url.replace(/^http:/, "https:") } : proxy;
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, host: string, port: number, path: string): void {
+function forward(
+  req: IncomingMessage, res: ServerResponse, host: string, port: number, path: string, responseHeaders: Record<string, string> = {},
+): void {
   const upstream = request({ host, port, path, method: req.method, headers: req.headers }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...responseHeaders });
     answer.pipe(res);
   });
   upstream.on("error", () => res.writeHead(502).end());
