@@ -9,13 +9,12 @@
  */
 import { Agent, type Dispatcher } from "undici";
 import { runCleanup } from "../src/cleanup.js";
-import type { TokenProvider } from "../src/gitlab/ports.js";
-import type { RegistryApi } from "../src/registry/ports.js";
 import type { Listing, StorageDriver, StoredContent, StoredObject } from "../src/storage/driver.js";
 import { BLOBS_PREFIX, REPOSITORIES_PREFIX } from "../src/storage/layout.js";
 import { RegistryStorage } from "../src/storage/registry-storage.js";
 import { S3Driver } from "../src/storage/s3/s3-driver.js";
 import type { S3Settings } from "../src/storage/s3/settings.js";
+import { grantNothing, unreachable } from "./scan.js";
 
 /** Requests in flight, as the CLI's S3Driver has them by default. */
 export const S3_CONCURRENCY = 16;
@@ -152,15 +151,6 @@ async function toolRun(driver: StorageDriver): Promise<Omit<S3ScanResult, "cpuMs
     manifests: report.manifests, candidates: report.candidates,
   };
 }
-
-const grantNothing: TokenProvider = {
-  verifyCredentials: async () => {},
-  authorize: async (names) => new Map(names.map((name) => [name, false])),
-  tokenFor: () => Promise.reject(new Error("the S3 benchmark asks for no token")),
-  requestCount: 0,
-};
-const refuse = (): Promise<never> => Promise.reject(new Error("the S3 benchmark contacts no registry"));
-const unreachable: RegistryApi = { ping: refuse, listTags: refuse, deleteManifest: refuse, getManifest: refuse, putManifest: refuse };
 
 /** `<repo>/_manifests/revisions/sha256/<hex>/link` -> the hex; a tag's `current/link` -> the key itself. */
 const REVISION_LINK = /\/_manifests\/revisions\/sha256\/([0-9a-f]{64})\/link$/;

@@ -74,15 +74,17 @@ export async function toolScan(root: string, options: ScanOptions = {}): Promise
   };
 }
 
-const grantNothing: TokenProvider = {
+/** A token provider that grants nothing: a dry run then refuses every repository without a request. */
+export const grantNothing: TokenProvider = {
   verifyCredentials: async () => {},
   authorize: async (names) => new Map(names.map((name) => [name, false])),
-  tokenFor: () => Promise.reject(new Error("the scan benchmark asks for no token")),
+  tokenFor: () => Promise.reject(new Error("the benchmark asks for no token")),
   requestCount: 0,
 };
 
-const refuse = (): Promise<never> => Promise.reject(new Error("the scan benchmark contacts no registry"));
-const unreachable: RegistryApi = { ping: refuse, listTags: refuse, deleteManifest: refuse, getManifest: refuse, putManifest: refuse };
+const refuse = (): Promise<never> => Promise.reject(new Error("the benchmark contacts no registry"));
+/** A registry that is never contacted (a scan-only dry run does not need it). */
+export const unreachable: RegistryApi = { ping: refuse, listTags: refuse, deleteManifest: refuse, getManifest: refuse, putManifest: refuse };
 
 const readdirAsync = promisify(readdir);
 const readFileAsync = promisify(readFile);
