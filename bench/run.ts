@@ -13,15 +13,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { deleteScenarios } from "./delete.js";
+import { dryRunScenario } from "./dry-run.js";
 import { cliArgs, runCliMeasured } from "./cli-run.js";
 import { BENCH_DIR, cachedStorage, modelsOf, startServers, type CachedStorage } from "./environment.js";
 import { s3Scenario, type BenchRow } from "./s3.js";
 import type { SizeName } from "./model.js";
 
-const SCENARIOS = ["scan", "memory", "delete", "expiry", "s3"] as const;
+const SCENARIOS = ["scan", "dryrun", "memory", "delete", "expiry", "s3"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** What runs without --scenario. */
-const DEFAULT_SCENARIOS: Scenario[] = ["scan", "memory", "delete", "expiry"];
+const DEFAULT_SCENARIOS: Scenario[] = ["scan", "dryrun", "memory", "delete", "expiry"];
 
 /** One line of the result table. */
 type Row = BenchRow;
@@ -34,6 +35,8 @@ interface Args {
   jobs: number;
   concurrency: number;
   expirySeconds: number;
+  /** Scenario 6 without its cold rounds (--warm-only). */
+  warmOnly: boolean;
 }
 
 /** By default: every scenario on M, and memory plus one scan round on L (about 25 minutes once L is cached). */
@@ -52,13 +55,14 @@ function parseArgs(argv: string[]): Args {
     jobs: Number(get("--jobs", "BENCH_JOBS", String(Math.min(4, cpus().length)))),
     concurrency: Number(get("--concurrency", "BENCH_CONCURRENCY", "16")),
     expirySeconds: Number(get("--expiry", "BENCH_EXPIRY", "20")),
+    warmOnly: argv.includes("--warm-only"),
   };
 }
 
 /** Which scenarios apply to a size: L is scan-only (no deletion; too large for a RAM-backed bucket), S and M everything. */
 function applies(size: SizeName, scenario: Scenario): boolean {
   if (scenario === "s3") return size !== "L";
-  return size === "L" ? scenario === "scan" || scenario === "memory" : scenario !== "memory" || size !== "XS";
+  return size === "L" ? scenario === "scan" || scenario === "dryrun" || scenario === "memory" : scenario !== "memory" || size !== "XS";
 }
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -175,6 +179,10 @@ async function main(): Promise<void> {
     const { sample: _sample, ...summary } = storage.summary;
     log(`  ${JSON.stringify(summary)}${storage.generatedIn ? `, generated in ${storage.generatedIn.toFixed(0)} s` : ", from the cache"}`);
     if (wanted.includes("scan")) rows.push(...(await scanScenario(size, storage, args.rounds || (size === "L" ? 1 : 3))));
+    if (wanted.includes("dryrun")) {
+      const rounds = args.rounds || (size === "L" ? 1 : 3);
+      rows.push(...(await dryRunScenario(size, storage, args.seed, { rounds, cold: !args.warmOnly, log })));
+    }
     if (wanted.includes("memory")) rows.push(...(await memoryScenario(size, storage, args.seed)));
     if (wanted.includes("delete") || wanted.includes("expiry")) rows.push(...(await deletionRows(size, storage, args)));
     if (wanted.includes("s3")) rows.push(...(await s3Scenario(size, storage, modelsOf(size, args.seed), { rounds: args.rounds || 2, log })));
