@@ -22,7 +22,7 @@ import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-reposit
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
-import type { JournalWriter } from "./execute/journal.js";
+import { JournalWriteError, type JournalWriter } from "./execute/journal.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, RegistryRepositories, TokenProvider } from "./gitlab/ports.js";
 import type { RegistryApi, TagDeleter } from "./registry/ports.js";
@@ -256,7 +256,8 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
         const skipped = await executeRepository(item, context);
         if (skipped) skip(run, skipped);
       } catch (error) {
-        if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError) {
+        // Each stops the whole run: deletes are refused, -r is not -p's registry, or the journal cannot be written.
+        if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError || error instanceof JournalWriteError) {
           report.stoppedBecause ??= error.message;
           if (error instanceof StorageMismatchError) report.stoppedBySafetyCheck = true;
           stop.abort();

@@ -14,7 +14,7 @@ import { DeletesDisabledError, RegistryError } from "../registry/registry-error.
 import type { StorageReader } from "../storage/storage-reader.js";
 import type { CandidateList, WorkCandidate } from "./candidate-list.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
-import type { JournalWriter } from "./journal.js";
+import { JournalWriteError, type JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
 import { deleteTags, outcomeOf } from "./delete-tags.js";
 import { refresh, replan, resume, verdictOf, type Watch } from "./recheck.js";
@@ -192,7 +192,7 @@ async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: Ex
     if (outcome.kind === "protected") ctx.emit({ ...base, kind: "protected", detail: outcome.message });
     else ctx.emit({ ...base, kind: outcome.kind });
   } catch (error) {
-    if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError) throw error;
+    if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError || error instanceof JournalWriteError) throw error;
     if (await goneDespiteError(name, candidate, error, ctx)) ctx.emit({ ...base, kind: "deleted" });
     else ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
   }
