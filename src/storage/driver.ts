@@ -101,6 +101,19 @@ export interface StorageDriver {
   get(key: string, maxBytes?: number): Promise<StoredContent | { tooLarge: number } | undefined>;
   /** Size and modification time of one object, or undefined when it does not exist. */
   stat(key: string): Promise<StoredObject | undefined>;
+  /**
+   * Reports, as they happen and in the order they happen across every watch of this driver,
+   * changes to the entries directly below `prefix` (a folder): `written` when the object `name`
+   * was written, `renamed` when an entry `name` appeared or vanished. Optional: object storage
+   * tells no one. Throws when the folder cannot be watched (missing, or the system's limit on
+   * watches reached).
+   */
+  watch?(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch;
+}
+
+/** A watch of one folder: stop it when done. */
+export interface StorageWatch {
+  close(): void;
 }
 
 /** The reason in an error from a driver (or anything else), for warnings. */

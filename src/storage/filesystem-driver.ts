@@ -2,7 +2,8 @@
  * The filesystem backend of the storage driver port: keys are file paths below the storage root
  * (what distribution's `filesystem` driver writes). Read-only, through storage-fs.ts.
  */
-import type { Listing, StorageDriver, StoredContent, StoredObject } from "./driver.js";
+import type { Listing, StorageDriver, StorageWatch, StoredContent, StoredObject } from "./driver.js";
+import { watchFolder } from "./filesystem-watch.js";
 import { describeStorageError, StorageReadError } from "./driver.js";
 import { pathOf } from "./layout.js";
 import { mapLimit } from "./map-limit.js";
@@ -46,6 +47,10 @@ export class FilesystemDriver implements StorageDriver {
 
   describe(key: string): string {
     return pathOf(this.root, key);
+  }
+
+  watch(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch {
+    return watchFolder(pathOf(this.root, prefix.replace(/\/$/, "")), onChange);
   }
 
   checkRoot(): Promise<void> {

@@ -12,6 +12,7 @@ import { blobDataKey, revisionLinkKey, revisionsPrefix } from "./layout.js";
 import { type ReadContext, readRevisions, REVISION_LINK_SHAPE } from "./revisions.js";
 import type { RevisionStats, StorageReader } from "./storage-reader.js";
 import { readTagState, tagWarnings } from "./tags.js";
+import { type RepositoryWatch, watchRepository } from "./push-watch.js";
 import { walkRepositories } from "./walk.js";
 
 /** Default number of reads in flight per call. */
@@ -60,6 +61,11 @@ export class RegistryStorage implements StorageReader {
       unreadableTags: tags.unreadableTags,
       warnings: [...scan.warnings, ...tagWarnings(name, tags.unreadableTags)],
     };
+  }
+
+  /** A watch for pushes, where the driver can watch (a filesystem). */
+  watchRepository(name: RepositoryName, now: () => number): RepositoryWatch | undefined {
+    return watchRepository(this.driver, name, now);
   }
 
   /** The tags as they are now; an unlistable tags directory yields an unreadable tag `*`. */

@@ -2,6 +2,7 @@
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RepositorySnapshot, Revision, StorageWarning, TagState } from "../core/types.js";
+import type { RepositoryWatch } from "./push-watch.js";
 
 /** What {@link StorageReader.statRevisions} finds: revision directories, and the live links' mtimes. */
 export interface RevisionStats {
@@ -39,6 +40,11 @@ export interface StorageReader {
    * Throws when something cannot be looked at. Optional: without it the repository is read again.
    */
   statRevisions?(name: RepositoryName): Promise<RevisionStats>;
+  /**
+   * Starts watching the repository for pushes while its deletes are in flight (push-watch.ts).
+   * Optional, and undefined from a storage that cannot tell (object storage).
+   */
+  watchRepository?(name: RepositoryName, now: () => number): RepositoryWatch | undefined;
   /** Every blob in the blob store with its size (what garbage collection sweeps), in digest order. */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

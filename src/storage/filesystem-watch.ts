@@ -1,0 +1,22 @@
+/**
+ * Watching a folder of a filesystem storage (inotify on Linux, through fs.watch): the driver's
+ * `watch`. Events of every watch arrive in one queue, in the order the kernel saw them.
+ */
+import { watch as watchFs } from "node:fs";
+import type { StorageWatch } from "./driver.js";
+
+/**
+ * Calls `onChange` for each change directly below the folder `path`: `written` for a file
+ * written in place, `renamed` for an entry created, removed or moved. Throws ENOENT when the
+ * folder does not exist and ENOSPC when the system's watch limit (fs.inotify.max_user_watches)
+ * is reached.
+ */
+export function watchFolder(path: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch {
+  const watcher = watchFs(path, { persistent: false }, (event, name) => {
+    if (name) onChange(String(name), event === "change" ? "written" : "renamed");
+  });
+  // A watched folder removed (the registry deleting a tag, say) ends its watch with an error on
+  // some systems: nothing more can be seen there, which is what the caller expects.
+  watcher.on("error", () => watcher.close());
+  return { close: () => watcher.close() };
+}

@@ -1,0 +1,130 @@
+/**
+ * Watching a repository for pushes while its deletes are in flight, on a storage that can tell
+ * (a filesystem: see the driver's `watch`). The registry's DELETE of a manifest also removes
+ * every tag on it, so a tag pushed onto a candidate inside that window vanishes without a trace
+ * on disk; the watch is what still knows it was there, and on which manifest.
+ *
+ * A push of `tag` onto `digest` writes, in this order (distribution 2.8): the revision link of
+ * `digest`, then `tags/<tag>/index/…/link`, then `tags/<tag>/current/link`. So the watch sees the
+ * revision link written (for the candidates it was asked to watch) and the tag folder appear,
+ * and reads the tag's link at once, before a DELETE in flight can take it.
+ */
+import type { Digest } from "../core/digest.js";
+import { digestAlgorithm, digestHex } from "../core/digest.js";
+import type { StorageDriver, StorageWatch } from "./driver.js";
+import { REPOSITORIES_PREFIX, revisionsPrefix, tagCurrentLinkKey, tagsPrefix } from "./layout.js";
+import { readLinkFile } from "./link-file.js";
+
+/** Something the watch saw, numbered in the order it happened. */
+export type PushSighting =
+  /** A tag folder appeared or vanished; `digest` is what its link held when it was read, if it could be. */
+  | { kind: "tag"; seq: number; at: number; tag: string; digest?: Digest }
+  /** The revision link of a watched manifest was written: someone pushed it. */
+  | { kind: "revision-written"; seq: number; at: number; digest: Digest };
+
+/** The watch of one repository. */
+export interface RepositoryWatch {
+  /** Also watch the revision links of these manifests (before their DELETEs are sent). */
+  watchRevisions(digests: readonly Digest[]): void;
+  /** Everything seen so far, in order. */
+  readonly sightings: readonly PushSighting[];
+  /** Why part of the repository could not be watched (the watch limit, say); undefined when all is watched. */
+  readonly problem: string | undefined;
+  /** Waits for the tag links read after a sighting. */
+  settled(): Promise<void>;
+  close(): void;
+}
+
+/** Starts watching repository `name`; undefined when the driver cannot watch at all. */
+export function watchRepository(driver: StorageDriver, name: string, now: () => number): RepositoryWatch | undefined {
+  if (!driver.watch) return undefined;
+  return new DriverRepositoryWatch(driver, name, now);
+}
+
+class DriverRepositoryWatch implements RepositoryWatch {
+  readonly sightings: PushSighting[] = [];
+  problem: string | undefined;
+  private readonly watches: StorageWatch[] = [];
+  private readonly revisions = new Set<Digest>();
+  private readonly reads = new Set<Promise<void>>();
+  private tagsWatched = false;
+  private closed = false;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly name: string,
+    private readonly now: () => number,
+  ) {
+    this.watchTags();
+  }
+
+  watchRevisions(digests: readonly Digest[]): void {
+    for (const digest of digests) {
+      if (this.closed || this.revisions.has(digest)) continue;
+      this.revisions.add(digest);
+      const folder = `${revisionsPrefix(this.name)}${digestAlgorithm(digest)}/${digestHex(digest)}/`;
+      this.add(folder, (entry, change) => {
+        if (entry === "link" && change === "written") this.record({ kind: "revision-written", seq: 0, at: 0, digest });
+      });
+    }
+  }
+
+  settled(): Promise<void> {
+    return Promise.all(this.reads).then(() => {});
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const watch of this.watches.splice(0)) watch.close();
+  }
+
+  /** Watches `_manifests/tags`, or `_manifests` until a first tag creates it. */
+  private watchTags(): void {
+    if (this.tagsWatched || this.closed) return;
+    if (this.add(tagsPrefix(this.name), (tag, change) => change === "renamed" && this.sawTag(tag))) {
+      this.tagsWatched = true;
+      return;
+    }
+    const manifests = `${REPOSITORIES_PREFIX}${this.name}/_manifests/`;
+    this.add(manifests, (entry) => {
+      if (entry !== "tags" || this.tagsWatched) return;
+      this.watchTags();
+      // Tags created before the watch caught up: each is a tag that appeared.
+      void this.driver.list(tagsPrefix(this.name)).then((listing) => {
+        for (const tag of listing.prefixes) this.sawTag(tag.replace(/\/$/, ""));
+      }, () => {});
+    });
+  }
+
+  private sawTag(tag: string): void {
+    const sighting: PushSighting = { kind: "tag", seq: 0, at: 0, tag };
+    this.record(sighting);
+    const read = readLinkFile(this.driver, tagCurrentLinkKey(this.name, tag)).then((link) => {
+      if (link.kind === "ok") sighting.digest = link.digest;
+    }, () => {});
+    this.reads.add(read);
+    void read.finally(() => this.reads.delete(read));
+  }
+
+  private record(sighting: PushSighting): void {
+    sighting.seq = this.sightings.length + 1;
+    sighting.at = this.now();
+    this.sightings.push(sighting);
+  }
+
+  /** True when the folder is watched; a folder that does not exist (yet) is not a problem. */
+  private add(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): boolean {
+    try {
+      this.watches.push(this.driver.watch!(prefix, onChange));
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // No tags folder yet (watched from `_manifests` instead), or a revision folder removed meanwhile.
+      if (code === "ENOENT") return false;
+      this.problem ??= code === "ENOSPC"
+        ? "the system's limit on watched folders is reached (raise fs.inotify.max_user_watches)"
+        : `${this.driver.describe(prefix)} cannot be watched (${code ?? String(error)})`;
+      return false;
+    }
+  }
+}
