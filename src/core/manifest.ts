@@ -5,6 +5,9 @@
 import { type Digest, parseDigest } from "./digest.js";
 import { MediaType, isIndexMediaType } from "./media-types.js";
 
+/** OCI 1.1-rc's artifact manifest: no `schemaVersion`, `blobs` instead of `layers`; dropped from the final spec. */
+export const OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
+
 /** A blob a manifest references (config or layer), with the size the manifest declares. */
 export interface BlobReference {
   digest: Digest;
@@ -35,7 +38,19 @@ export interface ParsedManifest {
   artifactType?: string;
 }
 
-export type ParseResult = { ok: true; manifest: ParsedManifest } | { ok: false; problem: string };
+/**
+ * What the top of a manifest blob looked like, as far as distribution's own decoder looks: whether
+ * it is JSON, a JSON object, and its `schemaVersion` and `mediaType` (core/gc-hazards.ts judges it).
+ */
+export interface ManifestShape {
+  json: "invalid" | "not-object" | "object";
+  /** The JSON type of the value when it is not an object (`array`, `string`, …). */
+  valueType?: string;
+  schemaVersion?: unknown;
+  mediaType?: string;
+}
+
+export type ParseResult = { ok: true; manifest: ParsedManifest } | { ok: false; problem: string; shape: ManifestShape };
 
 /** Parses manifest bytes. Never throws: malformed content yields a problem to report. */
 export function parseManifest(bytes: Uint8Array): ParseResult {
@@ -44,13 +59,28 @@ export function parseManifest(bytes: Uint8Array): ParseResult {
     // A view of the same bytes, not a copy (Buffer.from(bytes) would copy every manifest once more).
     json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
   } catch {
-    return { ok: false, problem: "the manifest is not valid JSON" };
+    return { ok: false, problem: "the manifest is not valid JSON", shape: { json: "invalid" } };
   }
-  if (!isObject(json)) return { ok: false, problem: "the manifest is not a JSON object" };
+  if (!isObject(json)) {
+    const valueType = Array.isArray(json) ? "array" : json === null ? "null" : typeof json;
+    return { ok: false, problem: "the manifest is not a JSON object", shape: { json: "not-object", valueType } };
+  }
   const declared = typeof json.mediaType === "string" ? json.mediaType : undefined;
+  const result = parseObject(json, declared);
+  if (result.ok) return result;
+  const shape: ManifestShape = { json: "object" };
+  if (json.schemaVersion !== undefined) shape.schemaVersion = json.schemaVersion;
+  if (declared !== undefined) shape.mediaType = declared;
+  return { ok: false, problem: result.problem, shape };
+}
+
+type ObjectResult = { ok: true; manifest: ParsedManifest } | { ok: false; problem: string };
+
+function parseObject(json: Record<string, unknown>, declared: string | undefined): ObjectResult {
   if (json.schemaVersion === 1) return parseSchema1(json);
   if (json.schemaVersion !== 2) {
-    return { ok: false, problem: `unsupported schemaVersion ${JSON.stringify(json.schemaVersion)}` };
+    const artifact = declared === OCI_ARTIFACT_MANIFEST ? ` (an OCI artifact manifest, ${OCI_ARTIFACT_MANIFEST})` : "";
+    return { ok: false, problem: `unsupported schemaVersion ${JSON.stringify(json.schemaVersion)}${artifact}` };
   }
   if (isIndexMediaType(declared) || (declared === undefined && Array.isArray(json.manifests))) {
     return parseIndex(json, declared ?? MediaType.ociIndex);
@@ -61,7 +91,7 @@ export function parseManifest(bytes: Uint8Array): ParseResult {
   return { ok: false, problem: `unrecognised manifest (mediaType ${declared ?? "missing"})` };
 }
 
-function parseIndex(json: Record<string, unknown>, mediaType: string): ParseResult {
+function parseIndex(json: Record<string, unknown>, mediaType: string): ObjectResult {
   if (!Array.isArray(json.manifests)) return { ok: false, problem: "the index has no manifests list" };
   const children: ChildDescriptor[] = [];
   for (const entry of json.manifests) {
@@ -76,7 +106,7 @@ function parseIndex(json: Record<string, unknown>, mediaType: string): ParseResu
   return finish(json, { kind: "index", mediaType, children, blobs: [] });
 }
 
-function parseImage(json: Record<string, unknown>, mediaType: string): ParseResult {
+function parseImage(json: Record<string, unknown>, mediaType: string): ObjectResult {
   const blobs: BlobReference[] = [];
   const entries = [json.config, ...(Array.isArray(json.layers) ? json.layers : [])];
   for (const entry of entries) {
@@ -89,7 +119,7 @@ function parseImage(json: Record<string, unknown>, mediaType: string): ParseResu
   return finish(json, { kind: "image", mediaType, children: [], blobs });
 }
 
-function parseSchema1(json: Record<string, unknown>): ParseResult {
+function parseSchema1(json: Record<string, unknown>): ObjectResult {
   const blobs: BlobReference[] = [];
   for (const entry of Array.isArray(json.fsLayers) ? json.fsLayers : []) {
     const digest = isObject(entry) && typeof entry.blobSum === "string" ? parseDigest(entry.blobSum) : undefined;
@@ -100,7 +130,7 @@ function parseSchema1(json: Record<string, unknown>): ParseResult {
   return { ok: true, manifest: { kind: "schema1", mediaType, children: [], blobs } };
 }
 
-function finish(json: Record<string, unknown>, manifest: ParsedManifest): ParseResult {
+function finish(json: Record<string, unknown>, manifest: ParsedManifest): ObjectResult {
   if (json.subject !== undefined) {
     const subject = isObject(json.subject) && typeof json.subject.digest === "string"
       ? parseDigest(json.subject.digest)

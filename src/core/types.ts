@@ -3,7 +3,7 @@
  * plan decides for every manifest, each decision with its reason.
  */
 import type { Digest } from "./digest.js";
-import type { ParsedManifest } from "./manifest.js";
+import type { ManifestShape, ParsedManifest } from "./manifest.js";
 import type { RunPolicy } from "./policy.js";
 import type { RepositoryName } from "./repository-name.js";
 import type { ProtectedPattern, TagDecisions } from "./retention.js";
@@ -17,7 +17,26 @@ export interface StorageWarning {
    * were not read, so not cleaned. Something was not done: the run exits 1 (cli/exit-code.ts).
    */
   unread?: true;
+  /** What the storage showed about a file the registry's garbage collection reads (core/gc-hazards.ts judges it). */
+  gc?: GcObservation;
 }
+
+/**
+ * A file garbage collection reads, as the storage adapter saw it. Only facts: whether garbage
+ * collection stops there, and why, is decided in core/gc-hazards.ts. Paths are as the driver
+ * describes them (absolute paths on disk, `s3://bucket/key` on S3).
+ */
+export type GcObservation =
+  /** A revision link whose content is not a digest; `content` is absent when it was too long to read. */
+  | { kind: "revision-link"; repository: string; digest: Digest; content?: string }
+  /** A manifest blob a revision link names, with the shape its top level had. */
+  | { kind: "manifest"; repository: string; digest: Digest; link: string; shape: ManifestShape }
+  /** A directory under `repositories/` whose path is not a valid repository name. */
+  | { kind: "repository-name"; name: string }
+  /** A tag's `current/link` whose content is not a digest (read by `-m` only). */
+  | { kind: "tag-link"; repository: string; tag: string; content?: string }
+  /** A file directly in `_manifests/tags`, where only tag directories belong (read by `-m` only). */
+  | { kind: "tags-file"; repository: string; entry: string };
 
 /** One `_manifests/revisions/<alg>/<hex>/link`: a manifest pushed to this repository. */
 export interface Revision {
@@ -37,6 +56,19 @@ export interface UnreadableTag {
   tag: string;
   path: string;
   problem: string;
+  /** The link's content when it was read and is not a digest at all (garbage collection's -m stops at it). */
+  notDigest?: { content?: string };
+}
+
+/**
+ * An entry of `_manifests/tags` that is not a tag: a file, or a tag directory without
+ * `current/link` (an interrupted push or a half-deleted tag). The registry's tags/list still
+ * names it, though no GET can resolve it.
+ */
+export interface StrayTagEntry {
+  name: string;
+  path: string;
+  what: "file" | "no-current-link";
 }
 
 /** The tags of a repository as the storage holds them right now. */
@@ -49,6 +81,8 @@ export interface TagState {
    */
   tagPushedAt?: Map<string, number>;
   unreadableTags: UnreadableTag[];
+  /** Entries of `_manifests/tags` that are not tags, by name; absent when the reader did not look. */
+  strayEntries?: StrayTagEntry[];
 }
 
 /** Everything the plan needs to know about one repository. */

@@ -13,7 +13,12 @@ const MAX_LINK_BYTES = 256;
 export type LinkRead =
   | { kind: "ok"; digest: Digest; modifiedMs?: number }
   | { kind: "missing" }
-  | { kind: "bad"; problem: string };
+  /**
+   * `notDigest`: the content is no digest at all (empty, garbled, too long), which stops the
+   * registry's garbage collection where it reads the link; `content` is what it held, when read.
+   * A valid digest that is not the expected one does not stop it, and has no `notDigest`.
+   */
+  | { kind: "bad"; problem: string; notDigest?: { content?: string } };
 
 /**
  * Reads and validates the link at `key`; `expected` is the digest it must hold (revision links
@@ -30,18 +35,19 @@ export async function readLinkFile(driver: StorageDriver, key: string, expected?
   }
   if (read === undefined) return { kind: "missing" };
   // Refuse to slurp a huge object that merely sits where a link should be.
-  if ("tooLarge" in read) return { kind: "bad", problem: `is ${read.tooLarge} bytes long: too long to hold a digest` };
+  if ("tooLarge" in read) return { kind: "bad", problem: `is ${read.tooLarge} bytes long: too long to hold a digest`, notDigest: {} };
   return validate(read.bytes, expected, read.modifiedMs);
 }
 
 function validate(bytes: Buffer, expected: Digest | undefined, modifiedMs: number | undefined): LinkRead {
-  if (bytes.length === 0) return { kind: "bad", problem: "is empty" };
+  if (bytes.length === 0) return { kind: "bad", problem: "is empty", notDigest: { content: "" } };
   if (bytes.length > MAX_LINK_BYTES) {
-    return { kind: "bad", problem: `is ${bytes.length} bytes long: too long to hold a digest` };
+    return { kind: "bad", problem: `is ${bytes.length} bytes long: too long to hold a digest`, notDigest: {} };
   }
   // Strict like the registry itself: a trailing newline makes the link unusable there too.
-  const digest = parseDigest(bytes.toString("latin1"));
-  if (!digest) return { kind: "bad", problem: `does not hold a valid digest (${bytes.length} bytes)` };
+  const content = bytes.toString("latin1");
+  const digest = parseDigest(content);
+  if (!digest) return { kind: "bad", problem: `does not hold a valid digest (${bytes.length} bytes)`, notDigest: { content } };
   if (expected !== undefined && digest !== expected) {
     return { kind: "bad", problem: `holds ${digest}, not the digest ${expected} of its directory` };
   }

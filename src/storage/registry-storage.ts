@@ -59,7 +59,7 @@ export class RegistryStorage implements StorageReader {
       tags: tags.tags,
       ...(tags.tagPushedAt ? { tagPushedAt: tags.tagPushedAt } : {}),
       unreadableTags: tags.unreadableTags,
-      warnings: [...scan.warnings, ...tagWarnings(name, tags.unreadableTags)],
+      warnings: [...scan.warnings, ...tagWarnings(name, tags.unreadableTags, tags.strayEntries)],
     };
   }
 

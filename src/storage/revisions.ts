@@ -1,8 +1,9 @@
 /** Reading `_manifests/revisions` of one repository, with each manifest blob read once. */
 import { type Digest, digestFromParts } from "../core/digest.js";
-import { type ParsedManifest, parseManifest } from "../core/manifest.js";
+import { GC_MEDIA_TYPES, manifestGcFailure } from "../core/gc-hazards.js";
+import { type ManifestShape, type ParsedManifest, parseManifest } from "../core/manifest.js";
 import type { RepositoryName } from "../core/repository-name.js";
-import type { Revision, StorageWarning } from "../core/types.js";
+import type { GcObservation, Revision, StorageWarning } from "../core/types.js";
 import { type StorageDriver, describeStorageError } from "./driver.js";
 import { blobDataKey, linkSizeOf, revisionsPrefix } from "./layout.js";
 import { readLinkFile, rethrowUnavailable } from "./link-file.js";
@@ -91,34 +92,58 @@ async function readRevision(context: ReadContext, name: RepositoryName, found: F
     if (link.kind === "missing") return { warnings: [] };
     if (link.kind === "bad") {
       const message = `The revision link file ${link.problem}; revision ${found.digest} of ${name} was skipped.`;
-      return { warnings: [{ path: driver.describe(found.key), message }] };
+      const warning: StorageWarning = { path: driver.describe(found.key), message };
+      if (link.notDigest) warning.gc = { kind: "revision-link", repository: name, digest: found.digest, ...link.notDigest };
+      return { warnings: [warning] };
     }
   }
   const revision: Revision = { digest: found.digest, linkedAt: Math.floor(found.modifiedMs) };
-  const problem = await readManifest(context, revision);
-  if (problem === undefined) return { revision, warnings: [] };
-  revision.problem = problem;
-  return { revision, warnings: [{ path: driver.describe(blobDataKey(found.digest)), message: `Manifest ${revision.digest} of ${name}: ${problem}.` }] };
+  const read = await readManifest(context, revision);
+  if (read === undefined) return { revision, warnings: [] };
+  const path = driver.describe(blobDataKey(found.digest));
+  const gc: GcObservation | undefined = read.shape
+    ? { kind: "manifest", repository: name, digest: found.digest, link: driver.describe(found.key), shape: read.shape }
+    : undefined;
+  // Parsed here, yet of a media type distribution 2.8 does not decode: planned as usual, but
+  // garbage collection stops at it, so it is said (deleting it, as a candidate, removes the obstacle).
+  if (read.problem === undefined) return { revision, warnings: gc ? [{ path, message: `Manifest ${revision.digest} of ${name}: ${read.gcOnly}.`, gc }] : [] };
+  revision.problem = read.problem;
+  const warning: StorageWarning = { path, message: `Manifest ${revision.digest} of ${name}: ${read.problem}.` };
+  if (gc) warning.gc = gc;
+  return { revision, warnings: [warning] };
 }
 
-/** Reads and parses the manifest blob into `revision`; returns why it could not be, if so. */
-async function readManifest(context: ReadContext, revision: Revision): Promise<string | undefined> {
+/**
+ * What reading a manifest blob found wrong: `problem` when it could not be read or parsed;
+ * `shape` when distribution's own decoder would reject it too (then garbage collection stops
+ * at it), with `gcOnly` saying so when this tool could parse it all the same.
+ */
+type ManifestRead = { problem?: string; shape?: ManifestShape; gcOnly?: string };
+
+/** Reads and parses the manifest blob into `revision`; returns what is wrong with it, if anything. */
+async function readManifest(context: ReadContext, revision: Revision): Promise<ManifestRead | undefined> {
   const { driver } = context;
   const where = (): string => driver.describe(blobDataKey(revision.digest));
   let bytes: Buffer;
   try {
     const read = await driver.get(blobDataKey(revision.digest));
-    if (read === undefined || "tooLarge" in read) return `its manifest blob ${where()} is missing`;
+    if (read === undefined || "tooLarge" in read) return { problem: `its manifest blob ${where()} is missing` };
     bytes = read.bytes;
   } catch (error) {
     rethrowUnavailable(error);
-    return `its manifest blob ${where()} could not be read: ${describeStorageError(error)}`;
+    return { problem: `its manifest blob ${where()} could not be read: ${describeStorageError(error)}` };
   }
   revision.manifestSize = bytes.length;
   const parsed = parseManifest(bytes);
-  if (!parsed.ok) return `its manifest blob ${where()} could not be parsed: ${parsed.problem}`;
+  if (!parsed.ok) {
+    const problem = `its manifest blob ${where()} could not be parsed: ${parsed.problem}`;
+    return manifestGcFailure(parsed.shape, revision.digest) === undefined ? { problem } : { problem, shape: parsed.shape };
+  }
   revision.manifest = share(context, parsed.manifest);
-  return undefined;
+  // Schema 1, or schema 2 with the media type it declared (or implied, always a decodable one).
+  if (parsed.manifest.kind === "schema1" || GC_MEDIA_TYPES.has(parsed.manifest.mediaType)) return undefined;
+  const shape: ManifestShape = { json: "object", schemaVersion: 2, mediaType: parsed.manifest.mediaType };
+  return { shape, gcOnly: `its media type ${parsed.manifest.mediaType} is not one the registry decodes, so garbage collection stops at it` };
 }
 
 /**

@@ -90,7 +90,8 @@ function planSteps(driver: StorageDriver, parentName: string, parentPrefix: stri
     if (invalid !== undefined || parseRepositoryName(name) === undefined) {
       // Everything below an invalid element is invalid too: one warning for the whole subtree.
       const message = `"${name}" is not a valid repository name (${invalid ?? "rejected"}); it and everything under it were skipped.`;
-      steps.push({ key: entry, kind: "warn", warning: { path, message } });
+      // Garbage collection walks in anyway and stops at the first repository it cannot name.
+      steps.push({ key: entry, kind: "warn", warning: { path, message, gc: { kind: "repository-name", name } } });
       continue;
     }
     const child = dirs.push(entry) - 1;

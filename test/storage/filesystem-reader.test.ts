@@ -235,7 +235,10 @@ describe("readRepository", () => {
       path: tagCurrentLinkPath(tree.root, "group/app", "broken"),
       problem: expect.stringContaining("does not hold a valid digest"),
     });
-    expect(snapshot.warnings.map((w) => w.path)).toEqual(snapshot.unreadableTags.map((t) => t.path));
+    // The registry still lists a tag directory without current/link as a tag: the scan says so.
+    const deleted = join(tagsDir(tree.root, "group/app"), "deleted");
+    expect(snapshot.warnings.map((w) => w.path)).toEqual([...snapshot.unreadableTags.map((t) => t.path), deleted]);
+    expect(snapshot.warnings[2]!.message).toContain('Tag directory "deleted" of group/app has no current/link');
   });
 
   it("reports an unlistable tags directory as an unreadable tag, never as no tags", async () => {
