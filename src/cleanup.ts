@@ -9,7 +9,8 @@ import type { ProtectedPattern } from "./core/retention.js";
 import type { ProjectRulesLookup } from "./project-rules.js";
 import {
   emptyReport, emptyRepositoryReport, emptyTagReport,
-  type CleanupReport, type ManifestOutcome, type OrphanRepository, type RepositoryOutcome, type SkippedRepository, type TagOutcome,
+  type CleanupReport, type ManifestOutcome, type OrphanRepository, type RepairOutcome, type RepositoryOutcome, type SkippedRepository,
+  type TagOutcome,
 } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
@@ -23,6 +24,7 @@ import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
 import { JournalWriteError, type JournalWriter } from "./execute/journal.js";
+import type { ManifestWriter } from "./execute/repair.js";
 import { forEachBounded, Semaphore } from "./execute/pool.js";
 import type { GitLabApi, GitLabUser, RegistryRepositories, TokenProvider } from "./gitlab/ports.js";
 import type { RegistryApi, TagDeleter } from "./registry/ports.js";
@@ -44,6 +46,8 @@ export interface CleanupDependencies {
   openJournal?: () => Promise<JournalWriter>;
   /** Deletes tags by name: needed when the policy has retention rules. */
   tagDeleter?: TagDeleter;
+  /** Puts back what a push during the deletes needed (`pull,push` tokens, asked for only then): execute/repair.ts. */
+  manifestWriter?: ManifestWriter;
   /** What each repository's GitLab project says: its cleanup policy (--gitlab-policies), its protected tags. */
   projectRules?: ProjectRulesLookup;
   /** Patterns that protect a repository's tags (GitLab's rules, its token's patterns), asked before its tags go. */
@@ -93,6 +97,8 @@ export interface CleanupEvents {
   tagOutcome?(outcome: TagOutcome): void;
   /** The blob store is being measured for the space estimate. */
   measuring?(): void;
+  /** A deleted manifest a push during the run needed was put back, or could not be. */
+  repaired?(outcome: RepairOutcome): void;
   /** A repository left empty was deleted in GitLab, would be, or in the end was not. */
   repositoryOutcome?(outcome: RepositoryOutcome): void;
 }
@@ -243,17 +249,27 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
     }
     events.outcome?.(outcome);
   };
+  const emitRepair = (outcome: RepairOutcome): void => {
+    report.repairs.push(outcome);
+    // Put back: its blobs stay referenced, so it frees nothing.
+    if (outcome.kind === "restored" && outcome.digest !== undefined) run.gone.get(outcome.repository)?.delete(outcome.digest);
+    events.repaired?.(outcome);
+  };
   const context = {
     storage: deps.storage, registry: deps.registry, runId: deps.runId, dryRun: options.dryRun, now: deps.now,
     policy: run.policy, perRepository: options.perRepository ?? 4, slots, signal: abortAll, emit, emitTag,
     ...(deps.tagDeleter ? { tagDeleter: deps.tagDeleter } : {}), ...(deps.tagProtection ? { tagProtection: deps.tagProtection } : {}),
     firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
+    emitRepair, ...(deps.manifestWriter ? { writer: deps.manifestWriter } : {}),
   };
+  // Repairs still running after their repository's last DELETE; each settles its repository when done.
+  const aftercare: Array<Promise<void>> = [];
   try {
     await forEachBounded(work, options.concurrency, async (item) => {
+      let repairs: Promise<void> | undefined;
       try {
-        const skipped = await executeRepository(item, context);
+        const skipped = await executeRepository(item, { ...context, afterwards: (done) => void (repairs = done) });
         if (skipped) skip(run, skipped);
       } catch (error) {
         // Each stops the whole run: deletes are refused, -r is not -p's registry, or the journal cannot be written.
@@ -266,12 +282,26 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
         // One repository failing (a disk read, say) must not abandon the others.
         skip(run, { name: item.name, reason: "error", detail: messageOf(error), candidates: item.candidates.length, bytes: item.bytes });
       } finally {
-        settle(run, item);
+        if (repairs) aftercare.push(looked(repairs, item.name, emitRepair).then(() => settle(run, item)));
+        else settle(run, item);
       }
     }, abortAll);
   } finally {
+    await Promise.all(aftercare);
     await journal?.close();
     if (journal && journal.records > 0) report.journalPath = journal.path;
+  }
+}
+
+/** The repairs of a repository; when the storage could not be looked at after its deletes, that is said. */
+async function looked(repairs: Promise<void>, name: RepositoryName, emitRepair: (outcome: RepairOutcome) => void): Promise<void> {
+  try {
+    await repairs;
+  } catch (error) {
+    emitRepair({
+      repository: name, tags: [], kind: "unresolved",
+      reason: `the repository could not be read again after its deletes (${messageOf(error)}), so a push during them may have lost a tag`,
+    });
   }
 }
 

@@ -7,6 +7,8 @@ export function exitCodeFor(report: CleanupReport): ExitCodeValue {
   if (report.stoppedBySafetyCheck) return ExitCode.refused;
   if (report.stoppedBecause !== undefined || report.outcomes.failed > 0) return ExitCode.deletionsFailed;
   if ((report.emptyRepositories?.outcomes.failed ?? 0) > 0) return ExitCode.deletionsFailed;
+  // A deleted manifest a push needed is still gone: restore it from the journal before garbage collection.
+  if (report.repairs.some((r) => r.kind !== "restored")) return ExitCode.deletionsFailed;
   if (report.skipped.some((s) => s.reason === "error")) return ExitCode.deletionsFailed;
   // Repositories or revisions left unread (permission denied) were not cleaned: not done, not ok.
   if ((report.unreadDirectories ?? 0) > 0) return ExitCode.deletionsFailed;

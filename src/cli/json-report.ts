@@ -59,6 +59,9 @@ export function buildJsonDocument(
     orphans: orphansJson(report),
     tags: report?.tagRetention ? tagsOf(report.tagRetention, extra.tags) : null,
     emptyRepositories: repositoriesJson(report?.emptyRepositories),
+    repairs: (report?.repairs ?? []).map((r) => ({
+      repository: r.repository, digest: r.digest ?? null, tags: r.tags, outcome: r.kind, reason: r.reason, detail: r.detail ?? null,
+    })),
     manifests: outcomes.map((o) => ({ repository: o.repository, digest: o.digest, outcome: o.kind, detail: o.detail ?? null })),
     warnings,
     journal: report?.journalPath ?? null,
@@ -94,6 +97,11 @@ function summaryOf(report: CleanupReport): Record<string, unknown> {
     kept: report.kept,
     candidates: report.candidates,
     outcomes: report.outcomes,
+    repairs: {
+      restored: report.repairs.filter((r) => r.kind === "restored").length,
+      failed: report.repairs.filter((r) => r.kind === "failed").length,
+      unresolved: report.repairs.filter((r) => r.kind === "unresolved").length,
+    },
     warnings: report.warnings,
     tokenRequests: report.tokenRequests,
     administrator: report.administrator ?? null,

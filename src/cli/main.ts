@@ -14,6 +14,7 @@ import { runCleanup, type CleanupDependencies } from "../cleanup.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { ProtectedPattern } from "../core/retention.js";
 import { createProjectRules } from "../project-rules.js";
+import { RegistryClient } from "../registry/registry-client.js";
 import { RegistryTagDeleter } from "../registry/tag-deleter.js";
 import { buildPolicy } from "./policy-options.js";
 import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
@@ -111,6 +112,8 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
         registry,
         gitlab,
         openJournal: () => FileJournal.open(options.journal ?? defaultJournalPath(runId)),
+        // Repairs only: `push` is asked for when a push during the run needs a deleted manifest back.
+        manifestWriter: new RegistryClient({ baseUrl: options.registryUrl, tokens: connection.tokensFor("pull,push"), dispatcher }),
         ...tags,
         ...(options.deleteEmptyRepositories ? { registryRepositories: gitlab } : {}),
       },

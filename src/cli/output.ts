@@ -10,6 +10,7 @@ import type { KeptTag } from "../core/retention.js";
 import type { StorageWarning } from "../core/types.js";
 import { NO_PROGRESS, terminalProgress, type Progress } from "./progress.js";
 import { renderKeptTag, renderOutcome, renderSignedIn, renderSkipped, renderTagOutcome, renderWarning } from "./render.js";
+import { renderRepair } from "./repair-render.js";
 import { isQuiet, renderRepositoryOutcome } from "./repository-render.js";
 import { styleFor, type Style } from "./style.js";
 
@@ -86,6 +87,11 @@ export class Output {
         if (this.collect) this.tagOutcomes.push(o);
         if (o.kind === "failed") this.err(this.errStyle.error(renderTagOutcome(o)));
         else if (!this.mode.quiet) this.text(o.kind === "deleted" ? this.outStyle.success(renderTagOutcome(o)) : renderTagOutcome(o));
+      },
+      // Always shown, even with --quiet: a repair means CI pushed onto what this run deleted.
+      repaired: (o) => {
+        if (o.kind === "restored") this.err(this.errStyle.warning(renderRepair(o)));
+        else this.err(this.errStyle.error(renderRepair(o)));
       },
       repositoryOutcome: (o) => {
         if (o.kind === "failed") this.err(this.errStyle.error(renderRepositoryOutcome(o)));

@@ -8,6 +8,7 @@ import type { GitLabUser } from "../gitlab/ports.js";
 import { crossCheckRefusedAll, noPermissionAnywhere } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
 import { renderOrphans } from "./orphan-render.js";
+import { repairNotes, repairRows } from "./repair-render.js";
 import { deletedRepositories, repositoryNotes, repositoryRows } from "./repository-render.js";
 
 /** One line per manifest, worded as the original tool printed them. */
@@ -109,12 +110,14 @@ export function renderSummary(
   if (report.tagRetention) tagRows(report.tagRetention, report.dryRun, row);
   row("Untagged and unreferenced", report.candidates);
   outcomeRows(report, row);
+  repairRows(report, row);
   repositoryRows(report, row);
   if (report.skipped.length > 0) row("Repositories skipped", describeSkips(report.skipped));
   if (report.warnings > 0) row("Warnings", report.warnings);
   if (report.space) lines.push(...renderSpace(report, report.space));
   lines.push(...renderOrphans(report, { verbose: options.verbose === true, minAgeMs }));
   lines.push(...repositoryNotes(report));
+  lines.push(...repairNotes(report));
   if (report.journalPath) lines.push(`Journal of deleted manifests and tags (for restore): ${report.journalPath}`);
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
   return lines;

@@ -64,6 +64,22 @@ export interface ManifestOutcome {
   detail?: string;
 }
 
+/**
+ * A manifest this run deleted that a push during the run turned out to need, and what was done:
+ * `restored` (put back by digest, or by each of `tags`), `failed` (could not be put back: restore
+ * it from the journal), or `unresolved` (a tag vanished and what it pointed at is unknown).
+ */
+export interface RepairOutcome {
+  repository: RepositoryName;
+  /** Absent for `unresolved`. */
+  digest?: Digest;
+  tags: string[];
+  kind: "restored" | "failed" | "unresolved";
+  /** Why it was needed: `tag v2 was pushed onto it during the cleanup`. */
+  reason: string;
+  detail?: string;
+}
+
 /** What happened to one tag that retention planned to delete. */
 export interface TagOutcome {
   repository: RepositoryName;
@@ -153,6 +169,11 @@ export interface CleanupReport {
   /** `--delete-empty-repositories`, when given. */
   emptyRepositories?: EmptyRepositoryReport;
   skipped: SkippedRepository[];
+  /**
+   * Deleted manifests a push during the run needed, and what was done about each (repair.ts).
+   * Their deletes still count in `outcomes.deleted`; a restored one frees no space.
+   */
+  repairs: RepairOutcome[];
   /** The skipped orphans, measured, by unique bytes (most first); absent when the run was cancelled or never asked. */
   orphans?: OrphanRepository[];
   /**
@@ -188,6 +209,7 @@ export function emptyReport(dryRun: boolean): CleanupReport {
     candidates: 0,
     outcomes: { deleted: 0, "would-delete": 0, "already-gone": 0, protected: 0, "kept-on-recheck": 0, failed: 0 },
     skipped: [],
+    repairs: [],
     warnings: 0,
     tokenRequests: 0,
     interrupted: false,

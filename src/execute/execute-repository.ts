@@ -5,7 +5,7 @@
  */
 import { planRepository } from "../core/plan.js";
 import type { RunPolicy } from "../core/policy.js";
-import type { ManifestOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
+import type { ManifestOutcome, RepairOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
 import { describeTagKeepReason, type DeletedTag, type ProtectedPattern } from "../core/retention.js";
 import type { RepositoryPlan } from "../core/types.js";
 import type { RepositoryName } from "../core/repository-name.js";
@@ -18,6 +18,7 @@ import { JournalWriteError, type JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
 import { deleteTags, outcomeOf } from "./delete-tags.js";
 import { refresh, replan, resume, verdictOf, type Watch } from "./recheck.js";
+import { type ManifestWriter, RepositoryRepair } from "./repair.js";
 
 /** A repository the plan found candidates in, and the tags it saw. */
 export interface RepositoryWork {
@@ -64,6 +65,14 @@ export interface ExecuteContext {
   tagDeleter?: TagDeleter;
   /** Patterns that protect tags of a repository from deletion (GitLab's rules, token patterns). */
   tagProtection?: (name: RepositoryName) => Promise<readonly ProtectedPattern[]>;
+  /**
+   * Repairs (repair.ts): with `emitRepair`, each repository is watched while its deletes are in
+   * flight and what a push during them needs is put back through `writer`.
+   */
+  emitRepair?: (outcome: RepairOutcome) => void;
+  writer?: ManifestWriter;
+  /** Receives, once the repository's last DELETE returned, the promise of the repairs after it. */
+  afterwards?: (done: Promise<void>) => void;
 }
 
 /**
@@ -97,12 +106,31 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
     watch = await replan(work.name, watch.since, ctx);
   }
   const todo = stillCandidates(work.name, candidates, watch, ctx);
-  for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
-    watch = await refresh(watch, ctx);
-    const batch = stillCandidates(work.name, todo.slice(start, start + RECHECK_BATCH), watch, ctx);
-    await forEachBounded(batch, ctx.perRepository, (candidate) => deleteOne(work.name, candidate, ctx), ctx.signal);
+  const repair = todo.length > 0 ? repairOf(work.name, watch.since, ctx) : undefined;
+  try {
+    for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
+      const next = todo.slice(start, start + RECHECK_BATCH);
+      // Watched before the re-check: a push onto one of them from then on is seen.
+      repair?.watching(next.map((candidate) => candidate.digest));
+      watch = await refresh(watch, ctx);
+      const batch = stillCandidates(work.name, next, watch, ctx);
+      await forEachBounded(batch, ctx.perRepository, (candidate) => deleteOne(work.name, candidate, ctx, repair), ctx.signal);
+      await repair?.afterBatch();
+    }
+  } finally {
+    // Even when the run stops: what was deleted here is looked after before the run ends.
+    if (repair) ctx.afterwards?.(repair.finish());
   }
   return undefined;
+}
+
+function repairOf(name: RepositoryName, since: number, ctx: ExecuteContext): RepositoryRepair | undefined {
+  const { emitRepair } = ctx;
+  if (!emitRepair) return undefined;
+  return new RepositoryRepair(name, since, {
+    storage: ctx.storage, now: ctx.now, policy: ctx.policy, slots: ctx.slots, emitRepair,
+    ...(ctx.writer ? { writer: ctx.writer } : {}),
+  });
 }
 
 async function dryRun(work: RepositoryWork, ctx: ExecuteContext): Promise<SkippedRepository | undefined> {
@@ -178,9 +206,13 @@ async function crossCheck(name: RepositoryName, tagsOnDisk: readonly string[], c
   };
 }
 
-async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: ExecuteContext): Promise<void> {
+async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: ExecuteContext, repair?: RepositoryRepair): Promise<void> {
   if (ctx.signal.aborted) return;
   const base = { repository: name, digest: candidate.digest };
+  if (repair?.pushedAgain(candidate.digest)) {
+    ctx.emit({ ...base, kind: "kept-on-recheck", detail: "pushed again during the cleanup (its revision link was written)" });
+    return;
+  }
   try {
     // Journal and DELETE together inside the gate, so no record is written for a delete never sent.
     // A slot is held for the request only: waiting for the journal's fdatasync inside it kept the
@@ -189,12 +221,15 @@ async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: Ex
       await journalOne(name, candidate, ctx);
       return ctx.slots.use(() => ctx.registry.deleteManifest(name, candidate.digest));
     });
+    if (outcome.kind === "deleted") repair?.deletedOne(candidate.digest);
     if (outcome.kind === "protected") ctx.emit({ ...base, kind: "protected", detail: outcome.message });
     else ctx.emit({ ...base, kind: outcome.kind });
   } catch (error) {
     if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError || error instanceof JournalWriteError) throw error;
-    if (await goneDespiteError(name, candidate, error, ctx)) ctx.emit({ ...base, kind: "deleted" });
-    else ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
+    if (await goneDespiteError(name, candidate, error, ctx)) {
+      repair?.deletedOne(candidate.digest);
+      ctx.emit({ ...base, kind: "deleted" });
+    } else ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
   }
 }
 
