@@ -15,6 +15,9 @@ import type { StorageDriver, StorageWatch } from "./driver.js";
 import { REPOSITORIES_PREFIX, revisionsPrefix, tagCurrentLinkKey, tagsPrefix } from "./layout.js";
 import { readLinkFile } from "./link-file.js";
 
+/** Waits before each read of a tag that appeared (ms): the push writes its link within a few. */
+const TAG_READ_WAITS_MS = [0, 1, 4, 16, 50];
+
 /** Something the watch saw, numbered in the order it happened. */
 export type PushSighting =
   /** A tag folder appeared or vanished; `digest` is what its link held when it was read, if it could be. */
@@ -99,11 +102,24 @@ class DriverRepositoryWatch implements RepositoryWatch {
   private sawTag(tag: string): void {
     const sighting: PushSighting = { kind: "tag", seq: 0, at: 0, tag };
     this.record(sighting);
-    const read = readLinkFile(this.driver, tagCurrentLinkKey(this.name, tag)).then((link) => {
-      if (link.kind === "ok") sighting.digest = link.digest;
-    }, () => {});
+    const read = this.readTag(tag, sighting);
     this.reads.add(read);
     void read.finally(() => this.reads.delete(read));
+  }
+
+  /**
+   * The tag folder appears with its history link, a moment before `current/link` is written: a
+   * few looks over some milliseconds, until it can be read or is gone (a DELETE took the tag).
+   */
+  private async readTag(tag: string, sighting: Extract<PushSighting, { kind: "tag" }>): Promise<void> {
+    for (const wait of TAG_READ_WAITS_MS) {
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const link = await readLinkFile(this.driver, tagCurrentLinkKey(this.name, tag)).catch(() => undefined);
+      if (link?.kind === "ok") {
+        sighting.digest = link.digest;
+        return;
+      }
+    }
   }
 
   private record(sighting: PushSighting): void {
