@@ -7,14 +7,18 @@ import { watchFolder } from "./filesystem-watch.js";
 import { describeStorageError, StorageReadError } from "./driver.js";
 import { pathOf } from "./layout.js";
 import { mapLimit } from "./map-limit.js";
-import { type DirEntry, type StorageFs, describeFsError, isMissing, isPermissionDenied, nodeStorageFs } from "./storage-fs.js";
+import { type BatchedStorageFs, pooledStorageFs } from "./pooled-storage-fs.js";
+import { type DirEntry, type FileStats, type StorageFs, describeFsError, isMissing, isPermissionDenied } from "./storage-fs.js";
 import { checkStorageRoot } from "./storage-root.js";
 
 /** Options of {@link FilesystemDriver}. */
 export interface FilesystemDriverOptions {
   /** Files stat'ed in flight per directory, and directories read ahead while walking. Default 32. */
   concurrency?: number;
-  /** Filesystem access; tests inject failures here. Defaults to the real, read-only one. */
+  /**
+   * Filesystem access; tests inject failures here. Defaults to the real, read-only one, whose
+   * calls run batched in worker threads (pooled-storage-fs.ts).
+   */
   fs?: StorageFs;
 }
 
@@ -41,7 +45,7 @@ export class FilesystemDriver implements StorageDriver {
     options: FilesystemDriverOptions = {},
   ) {
     this.location = root;
-    this.fs = options.fs ?? nodeStorageFs;
+    this.fs = options.fs ?? pooledStorageFs();
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 32));
   }
 
@@ -163,6 +167,7 @@ export class FilesystemDriver implements StorageDriver {
 
   /** Stats the files of a listing; one that cannot be stat'ed is listed with its problem. */
   private async statFiles(prefix: string, names: string[]): Promise<StoredObject[]> {
+    if (isBatched(this.fs)) return this.statBatch(prefix, names);
     const stats = await mapLimit(names, this.concurrency, async (name): Promise<StoredObject | undefined> => {
       const key = `${prefix}${name}`;
       try {
@@ -172,6 +177,22 @@ export class FilesystemDriver implements StorageDriver {
       }
     });
     return stats.filter((stat) => stat !== undefined);
+  }
+
+  /** statFiles in one batch: a whole folder of revision links or a slice of blobs, one message. */
+  private async statBatch(prefix: string, names: string[]): Promise<StoredObject[]> {
+    const fs = this.fs as BatchedStorageFs;
+    const stats = await fs.statMany(names.map((name) => pathOf(this.root, `${prefix}${name}`)));
+    const objects: StoredObject[] = [];
+    stats.forEach((stat: FileStats | Error, i) => {
+      const key = `${prefix}${names[i]!}`;
+      if (!(stat instanceof Error)) {
+        if (!stat.isDirectory()) objects.push({ key, size: stat.size, modifiedMs: stat.mtimeMs });
+      } else if (!isMissing(stat)) {
+        objects.push({ key, size: 0, modifiedMs: 0, problem: readError(stat).message });
+      }
+    });
+    return objects;
   }
 
   /** The entries of the directory of `prefix`; none when it does not exist. */
@@ -184,6 +205,10 @@ export class FilesystemDriver implements StorageDriver {
       throw readError(error);
     }
   }
+}
+
+function isBatched(fs: StorageFs): fs is BatchedStorageFs {
+  return "statMany" in fs;
 }
 
 function readError(error: unknown): StorageReadError {

@@ -1,0 +1,135 @@
+/**
+ * A StorageFs whose calls run synchronously in a few worker threads (one per core), batched:
+ * every call made in one turn of the event loop goes out in one message per worker, and comes
+ * back in one. A warm scan through libuv's pool spent most of its main thread handing calls over
+ * and taking completions back (open 21 %, close 10 %, stat 7 % of a --cpu-prof of the CLI dry
+ * run of M); here the main thread pays one message per batch, and the system calls run beside
+ * it on the other core. See docs/performance.md, the fifth session.
+ *
+ * A turn with only a few calls (the deletion phase's single stats and reads) goes through
+ * `fallback` instead (storage-fs.ts's callback reads): a message round trip is dearer than a
+ * libuv one when nothing is batched. A worker that dies fails its calls; later ones fall back.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type FileStats, type DirEntry, type StorageFs, nodeStorageFs } from "./storage-fs.js";
+import { fsWorkerMain, OP, type WorkerBatch, type WorkerResult } from "./fs-worker.js";
+
+/** Calls in one turn below this go through the fallback. */
+const MIN_BATCH = 8;
+/** A batch is split over idle workers only when each part gets at least this many calls. */
+const MIN_SHARE = 32;
+
+type Pending = { resolve: (result: WorkerResult) => void; reject: (error: unknown) => void };
+type Call = Pending & { kind: number; path: string; arg: number };
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, Pending[]>;
+  dead: boolean;
+}
+
+/** A pool of filesystem worker threads, started on the first batch that needs them. */
+export class FsWorkerPool {
+  private slots: Slot[] | undefined;
+  private queue: Call[] = [];
+  private scheduled = false;
+  private nextId = 0;
+
+  constructor(
+    private readonly size: number = Math.max(1, Math.min(4, availableParallelism())),
+    private readonly fallback: StorageFs = nodeStorageFs,
+  ) {}
+
+  /** Queues one call for the end of this turn. */
+  call(kind: number, path: string, arg = 0): Promise<WorkerResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind, path, arg, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const calls = this.queue;
+    this.queue = [];
+    const slots = calls.length >= MIN_BATCH ? this.live() : [];
+    if (slots.length === 0) return void calls.forEach((call) => this.runFallback(call));
+    // Idle workers first, then the least busy: a large batch is shared among the idle ones.
+    const idle = slots.filter((slot) => slot.inFlight.size === 0);
+    const targets = idle.length > 1 ? idle.slice(0, Math.max(1, Math.floor(calls.length / MIN_SHARE))) : [leastBusy(slots)];
+    const share = Math.ceil(calls.length / targets.length);
+    targets.forEach((slot, i) => this.send(slot, calls.slice(i * share, (i + 1) * share)));
+  }
+
+  private send(slot: Slot, calls: Call[]): void {
+    if (calls.length === 0) return;
+    const batch: WorkerBatch = {
+      id: this.nextId++, kinds: new Uint8Array(calls.length), paths: calls.map((call) => call.path).join("\0"), args: new Float64Array(calls.length),
+    };
+    calls.forEach((call, i) => {
+      batch.kinds[i] = call.kind;
+      batch.args[i] = call.arg;
+    });
+    if (slot.inFlight.size === 0) slot.worker.ref();
+    slot.inFlight.set(batch.id, calls);
+    slot.worker.postMessage(batch);
+  }
+
+  private receive(slot: Slot, message: { id: number; results: WorkerResult[] }): void {
+    const calls = slot.inFlight.get(message.id);
+    if (!calls) return;
+    slot.inFlight.delete(message.id);
+    // Unreferenced while idle, so that an idle pool never keeps the process alive.
+    if (slot.inFlight.size === 0) slot.worker.unref();
+    calls.forEach((call, i) => call.resolve(message.results[i]!));
+  }
+
+  private fail(slot: Slot, error: unknown): void {
+    slot.dead = true;
+    for (const calls of slot.inFlight.values()) calls.forEach((call) => call.reject(error));
+    slot.inFlight.clear();
+  }
+
+  private live(): Slot[] {
+    this.slots ??= Array.from({ length: this.size }, () => this.start());
+    return this.slots.filter((slot) => !slot.dead);
+  }
+
+  private start(): Slot {
+    const worker = new Worker(`(${String(fsWorkerMain)})(require)`, { eval: true });
+    const slot: Slot = { worker, inFlight: new Map(), dead: false };
+    worker.unref();
+    worker.on("message", (message: { id: number; results: WorkerResult[] }) => this.receive(slot, message));
+    worker.on("error", (error) => this.fail(slot, error));
+    worker.on("exit", (code) => this.fail(slot, new Error(`a filesystem worker thread stopped (exit ${code})`)));
+    return slot;
+  }
+
+  private runFallback(call: Call): void {
+    const fs = this.fallback;
+    const done = (work: Promise<WorkerResult>): void => void work.then(call.resolve, call.reject);
+    if (call.kind === OP.listDir) done(fs.listDir(call.path).then(entriesResult));
+    else if (call.kind === OP.readFile) done(fs.readFile(call.path));
+    else if (call.kind === OP.readSmallFile) {
+      done(fs.readSmallFile(call.path, call.arg).then(({ stats, bytes }) => ({ ...statsResult(stats), ...(bytes ? { bytes } : {}) })));
+    } else if (call.kind === OP.stat) done(fs.stat(call.path).then(statsResult));
+    else done(fs.probeDir(call.path).then(() => true as const));
+  }
+}
+
+function leastBusy(slots: Slot[]): Slot {
+  return slots.reduce((best, slot) => (slot.inFlight.size < best.inFlight.size ? slot : best));
+}
+
+function entriesResult(entries: DirEntry[]): WorkerResult {
+  let types = "";
+  for (const entry of entries) types += entry.isSymbolicLink() ? "l" : entry.isDirectory() ? "d" : "f";
+  return { names: entries.map((entry) => entry.name), types };
+}
+
+function statsResult(stats: FileStats): { size: number; mtimeMs: number; dir: boolean } {
+  return { size: stats.size, mtimeMs: stats.mtimeMs, dir: stats.isDirectory() };
+}

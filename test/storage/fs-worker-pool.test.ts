@@ -1,0 +1,75 @@
+/**
+ * The StorageFs over worker threads answers exactly like the callback one, whether a turn's calls
+ * go out as a batch to the workers or, being few, through the fallback.
+ */
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FsWorkerPool } from "../../src/storage/fs-worker-pool.js";
+import { storageFsOver } from "../../src/storage/pooled-storage-fs.js";
+import { nodeStorageFs, type StorageFs } from "../../src/storage/storage-fs.js";
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "fs-worker-pool-"));
+  await mkdir(join(dir, "sub"));
+  await symlink(join(dir, "sub"), join(dir, "loop"));
+  for (const size of [0, 10, 16 * 1024, 300 * 1024]) await writeFile(join(dir, `file-${size}`), bytes(size));
+  await writeFile(join(dir, "link"), "sha256:abc");
+  await utimes(join(dir, "link"), new Date(1_700_000_000_000), new Date(1_700_000_000_000));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function bytes(size: number): Buffer {
+  return Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
+}
+
+/** Everything a StorageFs can answer about `dir`, errors included, as plain values. */
+async function answers(fs: StorageFs): Promise<unknown[]> {
+  const settle = <T>(work: Promise<T>, shape: (value: T) => unknown): Promise<unknown> =>
+    work.then(shape, (error: { code?: string }) => ({ code: error.code }));
+  const stats = (s: { size: number; mtimeMs: number; isDirectory(): boolean }): unknown => ({ size: s.size, mtimeMs: s.mtimeMs, dir: s.isDirectory() });
+  const files = ["file-0", "file-10", "file-16384", "file-307200", "link", "missing", "sub"].map((name) => join(dir, name));
+  // All started in one turn: with the pool, one batch.
+  return Promise.all([
+    settle(fs.listDir(dir), (entries) => entries.map((e) => [e.name, e.isDirectory(), e.isSymbolicLink()]).sort()),
+    settle(fs.listDir(join(dir, "missing")), () => "listed"),
+    ...files.map((path) => settle(fs.readFile(path), (read) => read.toString("base64"))),
+    ...files.map((path) => settle(fs.readSmallFile(path, 256), (read) => ({ stats: stats(read.stats), bytes: read.bytes?.toString("base64") }))),
+    ...files.map((path) => settle(fs.stat(path), stats)),
+    settle(fs.probeDir(join(dir, "sub")), () => "probed"),
+    settle(fs.probeDir(join(dir, "missing")), () => "probed"),
+  ]);
+}
+
+describe("the StorageFs over worker threads", () => {
+  it("answers a batch like the callback StorageFs, errors with their codes", async () => {
+    const pooled = storageFsOver(new FsWorkerPool(2));
+    const expected = await answers(nodeStorageFs);
+    expect(await answers(pooled)).toEqual(expected);
+    // Once more, with the workers started.
+    expect(await answers(pooled)).toEqual(expected);
+  });
+
+  it("answers a lone call through the fallback, the same way", async () => {
+    const calls: string[] = [];
+    const fallback: StorageFs = { ...nodeStorageFs, stat: (path) => (calls.push(path), nodeStorageFs.stat(path)) };
+    const pooled = storageFsOver(new FsWorkerPool(1, fallback));
+    expect((await pooled.stat(join(dir, "link"))).mtimeMs).toBe(1_700_000_000_000);
+    await expect(pooled.stat(join(dir, "missing"))).rejects.toMatchObject({ code: "ENOENT" });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("stats many files in one call, a missing one as its error", async () => {
+    const pooled = storageFsOver(new FsWorkerPool(2));
+    const names = [...Array.from({ length: 40 }, () => "link"), "missing"];
+    const stats = await pooled.statMany(names.map((name) => join(dir, name)));
+    expect(stats.slice(0, 40).every((s) => !(s instanceof Error) && s.size === 10)).toBe(true);
+    expect(stats[40]).toMatchObject({ code: "ENOENT" });
+  });
+});
