@@ -261,7 +261,7 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
     ...(deps.tagDeleter ? { tagDeleter: deps.tagDeleter } : {}), ...(deps.tagProtection ? { tagProtection: deps.tagProtection } : {}),
     firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
-    emitRepair, ...(deps.manifestWriter ? { writer: deps.manifestWriter } : {}),
+    emitRepair, ...(deps.manifestWriter ? { writer: deps.manifestWriter } : {}), warn: run.warn,
   };
   // Repairs still running after their repository's last DELETE; each settles its repository when done.
   const aftercare: Array<Promise<void>> = [];

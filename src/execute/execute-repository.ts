@@ -7,7 +7,7 @@ import { planRepository } from "../core/plan.js";
 import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome, RepairOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
 import { describeTagKeepReason, type DeletedTag, type ProtectedPattern } from "../core/retention.js";
-import type { RepositoryPlan } from "../core/types.js";
+import type { RepositoryPlan, StorageWarning } from "../core/types.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RegistryApi, TagDeleter } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
@@ -73,6 +73,8 @@ export interface ExecuteContext {
   writer?: ManifestWriter;
   /** Receives, once the repository's last DELETE returned, the promise of the repairs after it. */
   afterwards?: (done: Promise<void>) => void;
+  /** Warnings found while deleting (a repository that cannot be watched for pushes). */
+  warn?: (warning: StorageWarning) => void;
 }
 
 /**
@@ -129,7 +131,7 @@ function repairOf(name: RepositoryName, since: number, ctx: ExecuteContext): Rep
   if (!emitRepair) return undefined;
   return new RepositoryRepair(name, since, {
     storage: ctx.storage, now: ctx.now, policy: ctx.policy, slots: ctx.slots, emitRepair,
-    ...(ctx.writer ? { writer: ctx.writer } : {}),
+    ...(ctx.writer ? { writer: ctx.writer } : {}), ...(ctx.warn ? { warn: ctx.warn } : {}),
   });
 }
 

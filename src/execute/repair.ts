@@ -15,6 +15,7 @@ import type { RepositoryName } from "../core/repository-name.js";
 import type { FetchedManifest } from "../registry/ports.js";
 import type { PushSighting, RepositoryWatch } from "../storage/push-watch.js";
 import type { StorageReader } from "../storage/storage-reader.js";
+import type { StorageWarning } from "../core/types.js";
 import type { Semaphore } from "./pool.js";
 
 /** How the repairs reach the registry: with `pull,push` tokens, asked for only when one is needed. */
@@ -33,6 +34,8 @@ export interface RepairContext {
   writer?: ManifestWriter;
   slots: Semaphore;
   emitRepair: (outcome: RepairOutcome) => void;
+  /** Told once per repository when part of it cannot be watched (the system's limit on watches). */
+  warn?: (warning: StorageWarning) => void;
 }
 
 /**
@@ -63,11 +66,6 @@ export class RepositoryRepair {
     this.watch = ctx.storage.watchRepository?.(name, ctx.now);
   }
 
-  /** Why the watch misses part of the repository, for a warning; undefined when it sees all it must. */
-  get watchProblem(): string | undefined {
-    return this.watch?.problem;
-  }
-
   /** Called before a batch's re-check: from now on a push onto one of these is seen. */
   watching(digests: readonly Digest[]): void {
     this.watch?.watchRevisions(digests);
@@ -85,9 +83,27 @@ export class RepositoryRepair {
 
   /** After a batch: when the watch saw a push that may concern what was deleted, look now. */
   async afterBatch(): Promise<void> {
-    if (this.deleted.size === 0 || !this.relevantSightings()) return;
-    await delay(SETTLE_MS / 4);
-    await this.look();
+    this.warnOnce();
+    if (this.deleted.size > 0 && this.relevantSightings()) {
+      await delay(SETTLE_MS / 4);
+      await this.look();
+    }
+    // Their DELETEs returned: a push onto one of them from now on links it again by itself.
+    this.watch?.unwatchRevisions();
+  }
+
+  private warned = false;
+
+  /** A watch that misses part of the repository leaves the window open there: said once. */
+  private warnOnce(): void {
+    const problem = this.watch?.problem;
+    if (problem === undefined || this.warned) return;
+    this.warned = true;
+    this.ctx.warn?.({
+      path: this.name,
+      message: `pushes during the cleanup cannot all be watched here (${problem}): a tag pushed onto a manifest ` +
+        "in the instant before its DELETE may be lost; this repository is still looked at again after its deletes",
+    });
   }
 
   /**

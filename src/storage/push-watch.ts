@@ -29,6 +29,8 @@ export type PushSighting =
 export interface RepositoryWatch {
   /** Also watch the revision links of these manifests (before their DELETEs are sent). */
   watchRevisions(digests: readonly Digest[]): void;
+  /** Stops watching the revision links (their DELETEs returned); what was seen stays. Tags are still watched. */
+  unwatchRevisions(): void;
   /** Everything seen so far, in order. */
   readonly sightings: readonly PushSighting[];
   /** Why part of the repository could not be watched (the watch limit, say); undefined when all is watched. */
@@ -48,7 +50,8 @@ class DriverRepositoryWatch implements RepositoryWatch {
   readonly sightings: PushSighting[] = [];
   problem: string | undefined;
   private readonly watches: StorageWatch[] = [];
-  private readonly revisions = new Set<Digest>();
+  /** Revision folders watched now, one watch each: a batch's worth, so the system's limit is never near. */
+  private readonly revisions = new Map<Digest, StorageWatch>();
   private readonly reads = new Set<Promise<void>>();
   private tagsWatched = false;
   private closed = false;
@@ -64,12 +67,17 @@ class DriverRepositoryWatch implements RepositoryWatch {
   watchRevisions(digests: readonly Digest[]): void {
     for (const digest of digests) {
       if (this.closed || this.revisions.has(digest)) continue;
-      this.revisions.add(digest);
       const folder = `${revisionsPrefix(this.name)}${digestAlgorithm(digest)}/${digestHex(digest)}/`;
-      this.add(folder, (entry, change) => {
+      const watch = this.add(folder, (entry, change) => {
         if (entry === "link" && change === "written") this.record({ kind: "revision-written", seq: 0, at: 0, digest });
       });
+      if (watch) this.revisions.set(digest, watch);
     }
+  }
+
+  unwatchRevisions(): void {
+    for (const watch of this.revisions.values()) watch.close();
+    this.revisions.clear();
   }
 
   settled(): Promise<void> {
@@ -78,18 +86,21 @@ class DriverRepositoryWatch implements RepositoryWatch {
 
   close(): void {
     this.closed = true;
+    this.unwatchRevisions();
     for (const watch of this.watches.splice(0)) watch.close();
   }
 
   /** Watches `_manifests/tags`, or `_manifests` until a first tag creates it. */
   private watchTags(): void {
     if (this.tagsWatched || this.closed) return;
-    if (this.add(tagsPrefix(this.name), (tag, change) => change === "renamed" && this.sawTag(tag))) {
+    const tags = this.add(tagsPrefix(this.name), (tag, change) => change === "renamed" && this.sawTag(tag));
+    if (tags) {
+      this.watches.push(tags);
       this.tagsWatched = true;
       return;
     }
     const manifests = `${REPOSITORIES_PREFIX}${this.name}/_manifests/`;
-    this.add(manifests, (entry) => {
+    const parent = this.add(manifests, (entry) => {
       if (entry !== "tags" || this.tagsWatched) return;
       this.watchTags();
       // Tags created before the watch caught up: each is a tag that appeared.
@@ -97,6 +108,7 @@ class DriverRepositoryWatch implements RepositoryWatch {
         for (const tag of listing.prefixes) this.sawTag(tag.replace(/\/$/, ""));
       }, () => {});
     });
+    if (parent) this.watches.push(parent);
   }
 
   private sawTag(tag: string): void {
@@ -128,19 +140,18 @@ class DriverRepositoryWatch implements RepositoryWatch {
     this.sightings.push(sighting);
   }
 
-  /** True when the folder is watched; a folder that does not exist (yet) is not a problem. */
-  private add(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): boolean {
+  /** The watch of the folder, or undefined; a folder that does not exist (yet) is not a problem. */
+  private add(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch | undefined {
     try {
-      this.watches.push(this.driver.watch!(prefix, onChange));
-      return true;
+      return this.driver.watch!(prefix, onChange);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // No tags folder yet (watched from `_manifests` instead), or a revision folder removed meanwhile.
-      if (code === "ENOENT") return false;
+      if (code === "ENOENT") return undefined;
       this.problem ??= code === "ENOSPC"
         ? "the system's limit on watched folders is reached (raise fs.inotify.max_user_watches)"
         : `${this.driver.describe(prefix)} cannot be watched (${code ?? String(error)})`;
-      return false;
+      return undefined;
     }
   }
 }
