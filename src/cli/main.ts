@@ -17,7 +17,7 @@ import { createProjectRules } from "../project-rules.js";
 import { RegistryClient } from "../registry/registry-client.js";
 import { RegistryTagDeleter } from "../registry/tag-deleter.js";
 import { buildPolicy } from "./policy-options.js";
-import { CleanupError, ExitCode, UsageError } from "../core/errors.js";
+import { CleanupError, ExitCode, UsageError, type ExitCodeValue } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
 import { FileJournal } from "../execute/journal.js";
 import { collectGarbage, type GcResult } from "../gc.js";
@@ -32,7 +32,7 @@ import { exitCodeFor } from "./exit-code.js";
 import { formatBytes, formatCount } from "./format.js";
 import { buildJsonDocument } from "./json-report.js";
 import { DEFAULT_GC_COMMAND, resolveOptions, type RawOptions, type ResolvedOptions } from "./options.js";
-import { Output } from "./output.js";
+import { Output, watchClosedStreams, type ClosedStreams } from "./output.js";
 import { buildProgram } from "./program.js";
 import { addRestoreCommand } from "./restore-command.js";
 import { addUsageCommand } from "./usage-command.js";
@@ -45,6 +45,8 @@ import { connect, onSignals, type Connection } from "./wiring.js";
 const VERSION = packageVersion();
 /** The output of the running command, so main() can render its errors in the same mode. */
 let output = new Output({ json: false, quiet: false, verbose: false, color: true });
+/** Whether stdout or stderr lost its reader during the run (`| head -1`), and what that changes. */
+let closedStreams: ClosedStreams = { settle: async () => {}, notice: () => undefined, exitCode: (code) => code };
 
 async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) => boolean): Promise<void> {
   const startedAt = new Date();
@@ -60,7 +62,10 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
   } finally {
     output.stop();
   }
-  const exitCode = failure === undefined ? exitCodeFor(run.report!) : failure instanceof CleanupError ? failure.exitCode : ExitCode.deletionsFailed;
+  await closedStreams.settle();
+  const exitCode = closedStreams.exitCode(
+    failure === undefined ? exitCodeFor(run.report!) : failure instanceof CleanupError ? failure.exitCode : ExitCode.deletionsFailed,
+  );
   if (options.json || options.output) {
     const document = buildJsonDocument({
       version: VERSION, runId, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), exitCode,
@@ -253,13 +258,8 @@ function packageVersion(): string {
 }
 
 async function main(): Promise<void> {
-  // `… | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.ok);
-      throw error;
-    });
-  }
+  // `… | head -1` closes the pipe early: the run still goes to its end (docs/automation.md), and says so here.
+  closedStreams = watchClosedStreams(process.stdout, process.stderr);
   // Lines waiting for a pipe are written even when a second Ctrl-C leaves at once.
   process.on("exit", () => {
     try {
@@ -287,6 +287,12 @@ async function main(): Promise<void> {
     output.error(`Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
     if (process.env.DEBUG) output.error(String((error as Error).stack));
     process.exitCode = ExitCode.deletionsFailed;
+  } finally {
+    output.flush();
+    await closedStreams.settle();
+    const notice = closedStreams.notice();
+    if (notice) output.warning(notice);
+    process.exitCode = closedStreams.exitCode((process.exitCode ?? ExitCode.ok) as ExitCodeValue);
   }
 }
 

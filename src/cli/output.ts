@@ -4,6 +4,7 @@
  * --quiet keeps the summary and errors; --verbose adds every kept manifest with its reason.
  */
 import type { CleanupEvents } from "../cleanup.js";
+import { ExitCode, type ExitCodeValue } from "../core/errors.js";
 import { describeKeepReason } from "../core/keep-reason.js";
 import type { ManifestOutcome, TagOutcome } from "../core/report.js";
 import type { KeptTag } from "../core/retention.js";
@@ -114,6 +115,12 @@ export class Output {
     for (const line of lines) this.text(line);
   }
 
+  /** A warning on stderr, shown even with --quiet. */
+  warning(line: string): void {
+    this.progress.stop();
+    this.err(this.errStyle.warning(line));
+  }
+
   notice(line: string): void {
     if (!this.mode.quiet) this.err(line);
   }
@@ -146,10 +153,12 @@ export class Output {
   flush(): void {
     const pending = this.pending;
     this.pending = undefined;
-    if (pending) pending.stream.write(pending.text);
+    if (pending && !isClosed(pending.stream)) pending.stream.write(pending.text);
   }
 
   private write(stream: NodeJS.WriteStream, line: string): void {
+    // Its reader went away (`| head -1`): nothing more goes there; main says so at the end.
+    if (isClosed(stream)) return;
     if (stream.isTTY) {
       this.flush();
       if (this.progress !== NO_PROGRESS) this.progress.log(line);
@@ -167,4 +176,52 @@ export class Output {
     this.pending.text += line + "\n";
     if (this.pending.text.length >= FLUSH_BYTES) this.flush();
   }
+}
+
+/** Streams whose reader went away, as their 'error' event said (watchClosedStreams). */
+const closed = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * True once a write to `stream` failed because its reader went away (EPIPE: `… | head -1`, a
+ * pager quit early). Known from the stream's 'error' event, which Node emits on the next tick.
+ */
+export function isClosed(stream: NodeJS.WriteStream): boolean {
+  return closed.has(stream);
+}
+
+/**
+ * Keeps the process going when stdout or stderr is closed under it: what a run deletes must not
+ * depend on whether someone still reads its output. Returns what main says at the end and how
+ * the exit code changes; other stream errors still end the process as before.
+ */
+export function watchClosedStreams(stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream): ClosedStreams {
+  for (const stream of [stdout, stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      // From now on Output writes nothing there; a write already under way fails harmlessly.
+      if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED") return void closed.add(stream);
+      throw error;
+    });
+  }
+  return {
+    settle: () => new Promise((resolve) => setImmediate(resolve)),
+    notice: () => {
+      if (!isClosed(stdout) && !isClosed(stderr)) return undefined;
+      const which = isClosed(stdout) ? "Standard output" : "Standard error";
+      return `Warning: ${which} was closed before the run ended (EPIPE: whatever read it, such as head, exited). ` +
+        "The run went on to the end all the same, since what it deletes must not depend on a reader, but the rest of " +
+        "its output there, the summary included, was not shown: hence a non-zero exit code. To keep the report, " +
+        "redirect it to a file or give --output <file>.";
+    },
+    exitCode: (code) => (code === ExitCode.ok && (isClosed(stdout) || isClosed(stderr)) ? ExitCode.deletionsFailed : code),
+  };
+}
+
+/** What a closed stdout or stderr changes at the end of a run. */
+export interface ClosedStreams {
+  /** Waits for the 'error' events of writes made so far (emitted on the next tick), so the two below know of them. */
+  settle(): Promise<void>;
+  /** The warning for stderr when either stream was closed (shown on stderr if it is still open). */
+  notice(): string | undefined;
+  /** The exit code to use: 1 instead of 0 when output was lost, any other code unchanged. */
+  exitCode(code: ExitCodeValue): ExitCodeValue;
 }
