@@ -28,6 +28,13 @@ export interface FilesystemDriverOptions {
  */
 const STAT_SLICE = 512;
 
+/**
+ * Folders listed and stat'ed ahead of the one being consumed by namedBelowFolders: enough to keep
+ * the worker threads busy while the consumer works, few enough that what they hold (~4,000
+ * objects a folder on L) dies young.
+ */
+const FOLDERS_AHEAD = 2;
+
 /** One directory read: its files (stat'ed) and its subdirectories, each sorted by name. */
 interface Level {
   files: StoredObject[];
@@ -151,7 +158,37 @@ export class FilesystemDriver implements StorageDriver {
       }
       return;
     }
+    const [, last] = rest;
+    if (rest.length === 2 && next === "*" && last !== "*") return yield* this.namedBelowFolders(prefix, dirs, last!);
     for (const dir of dirs) yield* this.walkShape(`${prefix}${dir}/`, rest);
+  }
+
+  /**
+   * `<name>` in every folder of every folder in `dirs` (the blob store's two-hex folders): each folder is
+   * listed and its objects stat'ed while the ones before it are consumed. One folder after
+   * another, each waiting for its listing and then its stats, left the walk of M's blob store
+   * idle half the time (docs/performance.md, the fifth session).
+   */
+  private async *namedBelowFolders(prefix: string, dirs: string[], name: string): AsyncGenerator<StoredObject> {
+    const load = async (dir: string): Promise<StoredObject[]> => {
+      const folder = `${prefix}${dir}/`;
+      const inside = (await this.readLevel(folder)).dirs.sort((a, b) => compare(`${a}/`, `${b}/`));
+      return this.statFiles(folder, inside.map((sub) => `${sub}/${name}`));
+    };
+    const ahead: Array<Promise<StoredObject[]> | undefined> = [];
+    const start = (i: number): void => {
+      if (i >= dirs.length || ahead[i] !== undefined) return;
+      const loading = load(dirs[i]!);
+      // Observed here so that a failure ahead of a walk that already stopped is no unhandled rejection.
+      loading.catch(() => undefined);
+      ahead[i] = loading;
+    };
+    for (let i = 0; i < dirs.length; i++) {
+      for (let j = i; j <= i + FOLDERS_AHEAD; j++) start(j);
+      const objects = await ahead[i]!;
+      ahead[i] = undefined;
+      yield* objects;
+    }
   }
 
   /** A directory's files with their stats and its subdirectories; symbolic links are not followed. */

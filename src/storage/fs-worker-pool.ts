@@ -13,7 +13,15 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type FileStats, type DirEntry, type StorageFs, nodeStorageFs } from "./storage-fs.js";
-import { fsWorkerMain, OP, type WorkerBatch, type WorkerResult } from "./fs-worker.js";
+import { FLAG, fsWorkerMain, OP, type WorkerAnswer, type WorkerBatch } from "./fs-worker.js";
+
+/** What one call gave, decoded from the answer: a value, or `{ error: code, message }`. */
+export type WorkerResult =
+  | { error: string; message: string }
+  | { names: string[]; types: string }
+  | { size: number; mtimeMs: number; dir: boolean; bytes?: Uint8Array }
+  | Uint8Array
+  | true;
 
 /** Calls in one turn below this go through the fallback. */
 const MIN_BATCH = 8;
@@ -25,7 +33,7 @@ type Call = Pending & { kind: number; path: string; arg: number };
 
 interface Slot {
   worker: Worker;
-  inFlight: Map<number, Pending[]>;
+  inFlight: Map<number, Call[]>;
   dead: boolean;
 }
 
@@ -78,13 +86,13 @@ export class FsWorkerPool {
     slot.worker.postMessage(batch);
   }
 
-  private receive(slot: Slot, message: { id: number; results: WorkerResult[] }): void {
-    const calls = slot.inFlight.get(message.id);
+  private receive(slot: Slot, answer: WorkerAnswer): void {
+    const calls = slot.inFlight.get(answer.id);
     if (!calls) return;
-    slot.inFlight.delete(message.id);
+    slot.inFlight.delete(answer.id);
     // Unreferenced while idle, so that an idle pool never keeps the process alive.
     if (slot.inFlight.size === 0) slot.worker.unref();
-    calls.forEach((call, i) => call.resolve(message.results[i]!));
+    calls.forEach((call, i) => call.resolve(decode(answer, i, call.kind)));
   }
 
   private fail(slot: Slot, error: unknown): void {
@@ -102,7 +110,7 @@ export class FsWorkerPool {
     const worker = new Worker(`(${String(fsWorkerMain)})(require)`, { eval: true });
     const slot: Slot = { worker, inFlight: new Map(), dead: false };
     worker.unref();
-    worker.on("message", (message: { id: number; results: WorkerResult[] }) => this.receive(slot, message));
+    worker.on("message", (answer: WorkerAnswer) => this.receive(slot, answer));
     worker.on("error", (error) => this.fail(slot, error));
     worker.on("exit", (code) => this.fail(slot, new Error(`a filesystem worker thread stopped (exit ${code})`)));
     return slot;
@@ -118,6 +126,26 @@ export class FsWorkerPool {
     } else if (call.kind === OP.stat) done(fs.stat(call.path).then(statsResult));
     else done(fs.probeDir(call.path).then(() => true as const));
   }
+}
+
+/** The result of call `i` of an answer, as the pooled StorageFs reads it. */
+function decode(answer: WorkerAnswer, i: number, kind: number): WorkerResult {
+  const flags = answer.numbers[3 * i + 2]!;
+  if (flags & FLAG.error) {
+    const text = answer.texts[i]!;
+    const cut = text.indexOf("\0");
+    return { error: text.slice(0, cut), message: text.slice(cut + 1) };
+  }
+  const bytes = flags & FLAG.bytes ? Buffer.from(answer.bytes, answer.spans[2 * i]!, answer.spans[2 * i + 1]! - answer.spans[2 * i]!) : undefined;
+  if (kind === OP.listDir) {
+    const text = answer.texts[i]!;
+    const cut = text.lastIndexOf("\0");
+    return { names: cut === 0 ? [] : text.slice(0, cut).split("\0"), types: text.slice(cut + 1) };
+  }
+  if (kind === OP.readFile) return bytes!;
+  if (kind === OP.probeDir) return true;
+  const stats = { size: answer.numbers[3 * i]!, mtimeMs: answer.numbers[3 * i + 1]!, dir: (flags & FLAG.dir) !== 0 };
+  return bytes === undefined ? stats : { ...stats, bytes };
 }
 
 function leastBusy(slots: Slot[]): Slot {

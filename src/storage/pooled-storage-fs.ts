@@ -4,8 +4,8 @@
  * Buffers over the bytes received (no copy), entries and stats with their methods, and errors
  * with the system's `code`, so that isMissing and describeFsError read them as before.
  */
-import { OP, type WorkerResult } from "./fs-worker.js";
-import { FsWorkerPool } from "./fs-worker-pool.js";
+import { OP } from "./fs-worker.js";
+import { FsWorkerPool, type WorkerResult } from "./fs-worker-pool.js";
 import type { DirEntry, FileStats, StorageFs } from "./storage-fs.js";
 
 /** Stats and reads many files with every call in one batch: no bound is needed, the pool is one. */
