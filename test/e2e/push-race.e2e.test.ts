@@ -5,7 +5,8 @@
  * lose that child: the CLI must notice and put back what was needed (`Restored …`). Repeated on
  * fresh repositories so the window is hit: after every run, and after garbage collection, every tag
  * pushed during the run resolves to what was pushed last for it and pulls completely. Every push
- * uses a new tag, so "last pushed" is the one push. PUSH_RACE_REPETITIONS=n repeats it n times.
+ * uses a new tag, so "last pushed" is the one push. PUSH_RACE_REPETITIONS=n repeats it n times;
+ * PUSH_RACE_NODE_OPTIONS is passed to the CLI as NODE_OPTIONS (e.g. `--import trace.mjs`, to trace a loss).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -57,7 +58,7 @@ async function runRepetition(rep: number): Promise<Repetition> {
   const cli = startCli([
     ...environmentArgs(env, creds), "--min-age", "0", "--repository", `${prefix}-*`,
     "--journal", join(env.dir, `journal-${rep}.jsonl`), "--output", output,
-  ]);
+  ], process.env.PUSH_RACE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PUSH_RACE_NODE_OPTIONS } : {});
   let exited = false;
   void cli.result.then(() => void (exited = true));
   const progress = new Map<string, number>();
