@@ -14,6 +14,7 @@ import {
 } from "./core/report.js";
 import type { RepositoryName } from "./core/repository-name.js";
 import { CandidateBlobs } from "./core/candidate-blobs.js";
+import { addGcHazard, removeGcHazard } from "./core/gc-hazards.js";
 import { SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, StorageWarning } from "./core/types.js";
 import { checkAccess } from "./access.js";
@@ -141,6 +142,7 @@ export async function runCleanup(
   const events = empties ? empties.listen(given) : given;
   const warn = (warning: StorageWarning): void => {
     report.warnings++;
+    addGcHazard(report, warning);
     events.warning?.(warning);
   };
   const policy = options.policy ?? gracePolicy(options.minAgeMs);
@@ -246,6 +248,8 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
       let gone = run.gone.get(outcome.repository);
       if (!gone) run.gone.set(outcome.repository, (gone = new Set()));
       gone.add(outcome.digest);
+      // Deleted, it no longer stops garbage collection (a manifest of a media type it cannot decode).
+      removeGcHazard(report, outcome.repository, outcome.digest);
     }
     events.outcome?.(outcome);
   };

@@ -2,7 +2,8 @@
  * `--gc`: run garbage collection after the cleanup and measure what it really freed, by walking
  * the blob store before and after.
  */
-import { CleanupError, ExitCode } from "./core/errors.js";
+import { CleanupError, ExitCode, SafetyRefusal } from "./core/errors.js";
+import { type GcHazard, hazardsFor } from "./core/gc-hazards.js";
 import type { BlobTotals } from "./core/space.js";
 import type { StorageReader } from "./storage/storage-reader.js";
 
@@ -39,4 +40,20 @@ async function measure(storage: StorageReader): Promise<BlobTotals> {
     totals.bytes += blob.size;
   }
   return totals;
+}
+
+/**
+ * `--gc` must not start a collection that will stop at a file the scan saw (it stops the
+ * registry for nothing, then fails): the refusal names each file and why, unless `force`
+ * (`--force-gc`). The deletions already happened; only the collection is refused.
+ */
+export function refuseGarbageCollection(hazards: readonly GcHazard[], command: string, force: boolean): SafetyRefusal | undefined {
+  const stopping = hazardsFor(hazards, command);
+  if (force || stopping.length === 0) return undefined;
+  const files = stopping.map((hazard) => `${hazard.path} (${hazard.reason})`).join("; ");
+  return new SafetyRefusal(
+    `Garbage collection (${command}) was not started: it would fail on ${stopping.length === 1 ? "this file" : `these ${stopping.length} files`}: ` +
+      `${files}. The deletions above were made; only garbage collection was refused. Fix or move the files with the ` +
+      "commands printed above, then run it; or pass --force-gc to run it anyway.",
+  );
 }

@@ -17,7 +17,7 @@ export const ENV_OPTIONS: Record<Exclude<keyof RawOptions, "password">, Kind> = 
   s3Endpoint: "string", s3Region: "string", credentialsFile: "string",
   user: "string", dryRun: "boolean", insecure: "boolean", minAge: "string", concurrency: "string",
   yes: "boolean", registryConfig: "string", caCert: "string", journal: "string", json: "boolean",
-  output: "string", quiet: "boolean", verbose: "boolean", color: "boolean", gc: "boolean", gcCommand: "string",
+  output: "string", quiet: "boolean", verbose: "boolean", color: "boolean", gc: "boolean", gcCommand: "string", forceGc: "boolean",
   // Repeatable flags take a comma-separated list here.
   keepN: "string", olderThan: "string", nameRegexDelete: "string", nameRegexKeep: "string", policyFile: "string",
   gitlabPolicies: "boolean", repository: "string", excludeRepository: "string", maxDelete: "string",

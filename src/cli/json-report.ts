@@ -55,6 +55,7 @@ export function buildJsonDocument(
     summary: report ? summaryOf(report) : null,
     space: report?.space ?? null,
     garbageCollection: extra.gc ?? null,
+    garbageCollectionHazards: report?.gcHazards ?? [],
     skippedRepositories: report?.skipped ?? [],
     orphans: orphansJson(report),
     tags: report?.tagRetention ? tagsOf(report.tagRetention, extra.tags) : null,

@@ -20,7 +20,7 @@ import { buildPolicy } from "./policy-options.js";
 import { CleanupError, ExitCode, UsageError, type ExitCodeValue } from "../core/errors.js";
 import type { CleanupReport } from "../core/report.js";
 import { FileJournal } from "../execute/journal.js";
-import { collectGarbage, type GcResult } from "../gc.js";
+import { collectGarbage, refuseGarbageCollection, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
 import { buildPreflight } from "../preflight.js";
 import { readRegistryConfig } from "../storage/registry-config.js";
@@ -136,7 +136,10 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
     );
     result.report = report;
     const collect = options.gc && wantsGarbageCollection(report);
-    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect, storage: storageLine, verbose: options.verbose }));
+    // Files the collection will stop at: the deletions stand, the collection is not started (exit 3).
+    const refusal = collect ? refuseGarbageCollection(report.gcHazards ?? [], options.gcCommand, options.forceGc) : undefined;
+    output.summary(renderSummary(report, options.minAgeMs, { gcFollows: collect && !refusal, storage: storageLine, verbose: options.verbose }));
+    if (refusal) throw refusal;
     if (collect) {
       const gc = await garbageCollection(options, storage);
       if (gc) result.gc = gc;

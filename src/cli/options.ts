@@ -43,6 +43,7 @@ export interface RawOptions extends RawPolicyFlags {
   color?: boolean;
   gc?: boolean;
   gcCommand?: string;
+  forceGc?: boolean;
   deleteEmptyRepositories?: boolean;
 }
 
@@ -79,6 +80,8 @@ export interface ResolvedOptions {
   /** Run garbage collection after deleting. */
   gc: boolean;
   gcCommand: string;
+  /** Run garbage collection even when the scan saw files it will fail on. */
+  forceGc: boolean;
   /** After the run, delete in GitLab the repositories it left with no tag and no manifest. */
   deleteEmptyRepositories: boolean;
   /** Tag retention and repository filters, validated (cli/policy-options.ts). */
@@ -104,10 +107,12 @@ export function resolveOptions(raw: RawOptions): ResolvedOptions {
     color: raw.color !== false,
     gc: raw.gc === true,
     gcCommand: nonEmpty(raw.gcCommand, "--gc-command") ?? DEFAULT_GC_COMMAND,
+    forceGc: raw.forceGc === true,
     deleteEmptyRepositories: raw.deleteEmptyRepositories === true,
     policy: resolvePolicyFlags(raw),
   };
   if (resolved.quiet && resolved.verbose) throw new UsageError("-q/--quiet and -v/--verbose contradict each other: pick one.");
+  if (resolved.forceGc && !resolved.gc) throw new UsageError("--force-gc goes with --gc: it makes --gc run garbage collection even on files it will fail on.");
   if (resolved.gc && resolved.dryRun) throw new UsageError("--gc runs garbage collection after deleting: it makes no sense with -n/--dry-run.");
   Object.assign(resolved, resolveStorage(raw));
   const output = pathValue(raw.output, "--output");

@@ -28,7 +28,8 @@ Exit codes:
   0    done (also when nothing needed deleting, or repositories were only reported)
   1    some deletions failed, or the registry has deletes disabled
   2    usage or input error
-  3    refused by a safety check (metadata database, storage driver, -p not this registry's storage, --max-delete)
+  3    refused by a safety check (metadata database, storage driver, -p not this registry's storage, --max-delete,
+       --gc on files garbage collection will fail on: the deletions are made, garbage collection is not started)
   4    authentication failed, or no permission to delete in any repository
   130  interrupted
 `;
@@ -69,6 +70,7 @@ export function buildProgram(version: string, run: (raw: RawOptions, fromCommand
     .option("--no-color", "no colour (also off when not on a terminal, or with NO_COLOR)")
     .option("--gc", "after deleting, run garbage collection and report the space actually freed")
     .option("--gc-command <command>", "the garbage collection --gc runs", DEFAULT_GC_COMMAND)
+    .option("--force-gc", "with --gc: run garbage collection even when the scan found files it will fail on (otherwise exit 3)")
     .option("--repository <glob>", "only repositories matching this path glob, e.g. 'group/**' (repeatable)", collect)
     .option("--exclude-repository <glob>", "leave out repositories matching this glob (repeatable; wins over --repository)", collect)
     .option("--keep-n <n>", "tag retention: keep the n most recently pushed tags of each repository")

@@ -2,6 +2,7 @@
 import { formatDuration } from "../core/duration.js";
 import type { CleanupReport, ManifestOutcome, SkippedRepository, TagOutcome, TagReport } from "../core/report.js";
 import { describeTagKeepReason, type KeptTag, type TagKeepReasonKind } from "../core/retention.js";
+import type { GcHazard } from "../core/gc-hazards.js";
 import type { SpaceEstimate } from "../core/space.js";
 import type { KeepReasonKind, StorageWarning } from "../core/types.js";
 import type { GitLabUser } from "../gitlab/ports.js";
@@ -66,6 +67,7 @@ const skipLabel: Record<SkippedRepository["reason"], string> = {
   "no-permission": "no permission",
   "tags-mismatch": "tags differ from the registry",
   "cross-check-failed": "cross-check failed",
+  "tags-damaged": "stray entries in its tags",
   error: "error",
 };
 
@@ -119,7 +121,26 @@ export function renderSummary(
   lines.push(...repositoryNotes(report));
   lines.push(...repairNotes(report));
   if (report.journalPath) lines.push(`Journal of deleted manifests and tags (for restore): ${report.journalPath}`);
+  lines.push(...renderGcHazards(report.gcHazards ?? []));
   lines.push(...(options.gcFollows ? ["Running garbage collection next (--gc)."] : closing(report)));
+  return lines;
+}
+
+/**
+ * Each file garbage collection will stop at, why, and the command that fixes or moves it. The
+ * ones only `-m` reads come last, worded so: plain garbage collection goes past them.
+ */
+export function renderGcHazards(hazards: readonly GcHazard[]): string[] {
+  const lines: string[] = [];
+  const ordered = [...hazards.filter((h) => !h.onlyWithDeleteUntagged), ...hazards.filter((h) => h.onlyWithDeleteUntagged)];
+  for (const hazard of ordered) {
+    const who = hazard.onlyWithDeleteUntagged ? "Garbage collection with -m/--delete-untagged" : "Garbage collection";
+    lines.push(
+      `${who} will fail on ${hazard.path} because ${hazard.reason}.`,
+      `  Fix: ${hazard.fix}`,
+      `  (${hazard.effect}.)`,
+    );
+  }
   return lines;
 }
 
@@ -217,9 +238,9 @@ function closing(report: CleanupReport): string[] {
   if (report.outcomes.deleted + report.outcomes["already-gone"] === 0 && freed === 0) {
     return deletedRepositories(report) ? [] : ["Nothing was deleted."];
   }
-  const damaged = report.warnings > 0
-    ? ["Garbage collection stops on damaged storage files such as those warned about above (corrupt link files, " +
-      "unreadable manifests): fix them first, see docs/troubleshooting.md."]
+  const stopping = (report.gcHazards ?? []).some((hazard) => !hazard.onlyWithDeleteUntagged);
+  const damaged = stopping
+    ? ["Fix or move the files named above first: garbage collection stops at the first of them and frees nothing."]
     : [];
   return [
     ...damaged,

@@ -1,6 +1,7 @@
 /** What a run did, as data: the CLI renders it as text or JSON. */
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
+import type { GcHazard } from "./gc-hazards.js";
 import type { TagKeepReasonKind } from "./retention.js";
 import type { SpaceEstimate } from "./space.js";
 import type { KeepReasonKind } from "./types.js";
@@ -15,6 +16,11 @@ export type SkipReason =
   | "tags-mismatch"
   /** The registry refused to list its tags, so the cross-check could not be made. */
   | "cross-check-failed"
+  /**
+   * The registry lists tags the storage has no tag for, each explained by what is on disk (a tag
+   * directory without current/link, a file in `_manifests/tags`): fix those, then run again.
+   */
+  | "tags-damaged"
   /** Something else went wrong there (a read error on disk, say); the other repositories went on. */
   | "error";
 
@@ -194,6 +200,11 @@ export interface CleanupReport {
   interrupted: boolean;
   /** The admin answered no at the confirmation. */
   cancelled: boolean;
+  /**
+   * Files the registry's garbage collection will stop at (core/gc-hazards.ts), each with its
+   * reason and a fix; absent when the scan saw none. `--gc` refuses to start on them.
+   */
+  gcHazards?: GcHazard[];
   /** What garbage collection frees after this run; absent when the run was cancelled. */
   space?: SpaceEstimate;
 }
