@@ -7,11 +7,12 @@ import { planRepository } from "../core/plan.js";
 import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome, RepairOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
 import { describeTagKeepReason, type DeletedTag, type ProtectedPattern } from "../core/retention.js";
-import type { RepositoryPlan, StorageWarning } from "../core/types.js";
+import type { RepositoryPlan, StorageWarning, StrayTagEntry } from "../core/types.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RegistryApi, TagDeleter } from "../registry/ports.js";
 import { DeletesDisabledError, RegistryError } from "../registry/registry-error.js";
 import type { StorageReader } from "../storage/storage-reader.js";
+import { describeStray } from "../storage/tags.js";
 import type { CandidateList, WorkCandidate } from "./candidate-list.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./first-delete-check.js";
 import { JournalWriteError, type JournalWriter } from "./journal.js";
@@ -199,13 +200,42 @@ async function crossCheck(name: RepositoryName, tagsOnDisk: readonly string[], c
   const missing = tagsOnDisk.filter((tag) => !liveSet.has(tag));
   const extra = live.filter((tag) => !diskSet.has(tag));
   if (missing.length === 0 && extra.length === 0) return undefined;
+  // The registry lists every entry of _manifests/tags; what the storage knows is no tag is named for what it is.
+  const stray = extra.length > 0 ? await strayTagEntries(name, ctx) : new Map<string, StrayTagEntry>();
+  const explained = extra.filter((tag) => stray.has(tag)).map((tag) => stray.get(tag)!);
+  const unexplained = extra.filter((tag) => !stray.has(tag));
+  const causes = explained.map((entry) => `${describeStray(name, entry)} (${entry.path}; ${strayFix(entry)})`);
+  if (missing.length === 0 && unexplained.length === 0) {
+    return { reason: "tags-damaged", detail: `${causes.join("; ")}. Then run again: until then nothing here is deleted` };
+  }
   const parts = [];
   if (missing.length > 0) parts.push(`on disk but not in the registry: ${sample(missing)}`);
-  if (extra.length > 0) parts.push(`in the registry but not on disk: ${sample(extra)}`);
+  if (unexplained.length > 0) parts.push(`in the registry but not on disk: ${sample(unexplained)}`);
   return {
     reason: "tags-mismatch",
-    detail: `the registry's tags differ from the storage (${parts.join("; ")}); is -p the storage of this registry?`,
+    detail: `the registry's tags differ from the storage (${parts.join("; ")}); is -p the storage of this registry?` +
+      (causes.length > 0 ? ` Also: ${causes.join("; ")}` : ""),
   };
+}
+
+/** The entries of the repository's `_manifests/tags` that are no tags, by name; none when they cannot be read. */
+async function strayTagEntries(name: RepositoryName, ctx: ExecuteContext): Promise<Map<string, StrayTagEntry>> {
+  try {
+    const state = await ctx.storage.readTags(name);
+    return new Map((state.strayEntries ?? []).map((entry) => [entry.name, entry]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** What removes a stray entry: nothing the registry can resolve is lost. */
+function strayFix(entry: StrayTagEntry): string {
+  const quoted = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
+  const s3 = entry.path.startsWith("s3://");
+  return entry.what === "file"
+    ? `move it out of the storage: ${s3 ? "aws s3 mv" : "mv"} ${quoted(entry.path)} <a place outside the storage>`
+    : `remove it: ${s3 ? `aws s3 rm --recursive ${quoted(`${entry.path}/`)}` : `rm -r ${quoted(entry.path)}`} ` +
+      "(it holds only the tag's history, so no tag is lost), or push the tag again";
 }
 
 async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: ExecuteContext, repair?: RepositoryRepair): Promise<void> {
