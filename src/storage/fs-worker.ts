@@ -38,6 +38,8 @@ export interface WorkerAnswer {
   spans: Uint32Array;
   bytes: ArrayBuffer;
   texts: string[];
+  /** How long the worker took over the batch, in ms: tells a warm cache from a disk being waited for. */
+  ms: number;
 }
 
 /** Runs in the worker: answers every batch, in order. */
@@ -45,6 +47,7 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
   const fs = load("node:fs") as typeof import("node:fs");
   const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads");
   const answer = (batch: WorkerBatch): WorkerAnswer => {
+    const started = performance.now();
     const count = batch.kinds.length;
     const paths = batch.paths.split("\0");
     const numbers = new Float64Array(count * 3);
@@ -110,7 +113,7 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
         fail(i, error);
       }
     }
-    return { id: batch.id, numbers, spans, bytes: bytes.buffer.slice(0, used), texts };
+    return { id: batch.id, numbers, spans, bytes: bytes.buffer.slice(0, used), texts, ms: performance.now() - started };
   };
   parentPort!.on("message", (batch: WorkerBatch) => {
     const reply = answer(batch);
