@@ -59,7 +59,8 @@ export function planRepairs(input: RepairInput): Repair[] {
   const deleted = new Map(input.deleted.map((entry) => [entry.digest, entry] as const));
   const linked = new Set(input.snapshot.revisions.map((revision) => revision.digest));
   const restorable = input.deleted.filter((entry) => !linked.has(entry.digest));
-  if (restorable.length === 0) return [];
+  const retag = lostTags(input, deleted, linked);
+  if (restorable.length === 0) return retag;
   const tags = new Map(input.snapshot.tags);
   for (const [tag, digest] of input.vanishedTags) if (!tags.has(tag)) tags.set(tag, digest);
   const snapshot: RepositorySnapshot = {
@@ -72,7 +73,26 @@ export function planRepairs(input: RepairInput): Repair[] {
     const why = repairReason(reason);
     if (why) repairs.push({ digest, tags: why.kind === "tagged" ? why.tags : [], reason: why });
   }
-  return childrenFirst(repairs, deleted);
+  return [...childrenFirst(repairs, deleted), ...retag];
+}
+
+/**
+ * Tags the DELETE of a manifest took although it is linked again now: pushed once more (another
+ * tag, an index re-pushing it), or the very push whose tag went had re-written its link after the
+ * DELETE removed it. The manifest is there; only the tags need putting back.
+ */
+function lostTags(input: RepairInput, deleted: ReadonlyMap<Digest, DeletedManifest>, linked: ReadonlySet<Digest>): Repair[] {
+  const byDigest = new Map<Digest, string[]>();
+  for (const [tag, digest] of input.vanishedTags) {
+    if (input.snapshot.tags.has(tag) || !deleted.has(digest) || !linked.has(digest)) continue;
+    const list = byDigest.get(digest);
+    if (list) list.push(tag);
+    else byDigest.set(digest, [tag]);
+  }
+  return [...byDigest].map(([digest, tags]) => {
+    const sorted = [...tags].sort();
+    return { digest, tags: sorted, reason: { kind: "tagged", tags: sorted } };
+  });
 }
 
 /** A deleted manifest as an unlinked revision: old, unless the watch saw it pushed again. */

@@ -88,6 +88,9 @@ export interface ExecuteContext {
  */
 const RECHECK_BATCH = 8;
 
+/** Cross-checks again after a mismatch, the disk read anew each time: CI pushing during the run is no reason to skip. */
+const CROSS_CHECK_RETRIES = 2;
+
 /**
  * Processes one repository. Returns a SkippedRepository when the cross-check refuses it.
  * Throws DeletesDisabledError (the whole run must stop); every other failure is an outcome.
@@ -100,7 +103,12 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
     since: work.scannedAt ?? ctx.now(), candidates: candidates.map((candidate) => candidate.digest),
     ...(work.stamp === undefined ? {} : { stamp: work.stamp }),
   }, ctx);
-  const mismatch = await crossCheck(work.name, [...watch.tags.keys()], ctx);
+  let mismatch = await crossCheck(work.name, [...watch.tags.keys()], ctx);
+  // A tag pushed between the disk's read and the registry's listing differs once: read both again.
+  for (let retry = 0; mismatch?.reason === "tags-mismatch" && retry < CROSS_CHECK_RETRIES; retry++) {
+    watch = await replan(work.name, watch.since, ctx);
+    mismatch = await crossCheck(work.name, [...watch.tags.keys()], ctx);
+  }
   if (mismatch) return { name: work.name, candidates: candidates.length, bytes: work.bytes, ...mismatch };
   if (work.tagDeletions && work.tagDeletions.length > 0) {
     const { tags } = await unprotectedTags(work, ctx);
@@ -258,11 +266,32 @@ async function deleteOne(name: RepositoryName, candidate: WorkCandidate, ctx: Ex
     else ctx.emit({ ...base, kind: outcome.kind });
   } catch (error) {
     if (error instanceof DeletesDisabledError || error instanceof StorageMismatchError || error instanceof JournalWriteError) throw error;
+    if (repair && (await pushedDuringDelete(name, candidate, error, ctx, repair))) {
+      // Its DELETE may still have taken the tags the push put on it: the repair looks.
+      repair.deletedOne(candidate.digest);
+      ctx.emit({ ...base, kind: "kept-on-recheck", detail: `pushed again while its DELETE was in flight (the registry answered: ${messageOf(error)})` });
+      return;
+    }
     if (await goneDespiteError(name, candidate, error, ctx)) {
       repair?.deletedOne(candidate.digest);
       ctx.emit({ ...base, kind: "deleted" });
     } else ctx.emit({ ...base, kind: "failed", detail: messageOf(error) });
   }
+}
+
+/**
+ * A push writing the revision link while the registry's DELETE reads it makes the DELETE fail
+ * (400 DIGEST_INVALID for a link read half-written, or a 500): when the watch saw the link written,
+ * or the 400 left the link in place, the manifest was pushed again and stays.
+ */
+async function pushedDuringDelete(
+  name: RepositoryName, candidate: WorkCandidate, error: unknown, ctx: ExecuteContext, repair: RepositoryRepair,
+): Promise<boolean> {
+  if (!(error instanceof RegistryError) || error.status === undefined || (error.status !== 400 && error.status < 500)) return false;
+  // The watch's event may come a moment after the answer.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  if (repair.pushedAgain(candidate.digest)) return true;
+  return error.status === 400 && error.code === "DIGEST_INVALID" && (await ctx.storage.hasRevision(name, candidate.digest).catch(() => false));
 }
 
 /**

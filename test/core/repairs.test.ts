@@ -116,3 +116,18 @@ describe("vanishedTags", () => {
     expect(vanishedTags([tag(1, "v9")], new Map(), new Set([d])).unknown).toEqual(["v9"]);
   });
 });
+
+describe("planRepairs, when the deleted manifest is linked again", () => {
+  it("puts back the tag its DELETE took, though another push linked the manifest again since", () => {
+    const old = image("old", { ageMs: 1000 });
+    const result = repairs({ revisions: [old], tags: { later: old }, deleted: [gone(old)], vanished: { v2: old } });
+    expect(result).toEqual([{ digest: old.digest, tags: ["v2"], reason: { kind: "tagged", tags: ["v2"] } }]);
+  });
+
+  it("puts back the tag when the push's own link landed after the DELETE removed the link", () => {
+    const old = image("old", { ageMs: 10 });
+    expect(repairs({ revisions: [old], deleted: [gone(old)], vanished: { v2: old } })).toEqual([
+      { digest: old.digest, tags: ["v2"], reason: { kind: "tagged", tags: ["v2"] } },
+    ]);
+  });
+});
