@@ -26,13 +26,15 @@ describe("--json", () => {
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout);
     expect(Object.keys(document).sort()).toEqual([
-      "dryRun", "emptyRepositories", "error", "exitCode", "finishedAt", "garbageCollection", "journal", "manifests", "orphans", "runId",
+      "dryRun", "emptyRepositories", "error", "exitCode", "finishedAt", "garbageCollection", "garbageCollectionHazards", "journal", "manifests", "orphans", "runId",
       "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tags", "tool", "warnings",
     ]);
     // No retention rule: tags are not touched, and the section says so with null.
     expect(document.tags).toBeNull();
     // Without --delete-empty-repositories, likewise.
     expect(document.emptyRepositories).toBeNull();
+    // A healthy storage: nothing garbage collection would stop at.
+    expect(document.garbageCollectionHazards).toEqual([]);
     expect(document.schemaVersion).toBe(1);
     expect(document.dryRun).toBe(true);
     expect(document.exitCode).toBe(0);
