@@ -138,10 +138,12 @@ export class FsWorkerPool {
   private start(): Slot {
     const worker = new Worker(`(${String(fsWorkerMain)})(require)`, { eval: true });
     const slot: Slot = { worker, inFlight: new Map(), dead: false, answered: 0 };
-    worker.unref();
     worker.on("message", (answer: WorkerAnswer) => this.receive(slot, answer));
     worker.on("error", (error) => this.fail(slot, error));
     worker.on("exit", (code) => this.fail(slot, new Error(`a filesystem worker thread stopped (exit ${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a worker
+    // that never got a batch then kept the process alive after the run (a dry run never exited).
+    worker.unref();
     return slot;
   }
 
