@@ -3,6 +3,9 @@
  * its workers (a small storage) exited only when killed.
  */
 import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect, it } from "vitest";
 import { PACKAGE_ROOT } from "../helpers/run-cli.js";
@@ -16,6 +19,9 @@ it("the process exits once a batch that used one of two workers is answered", as
     const pool = new FsWorkerPool(2);
     await Promise.all(Array.from({ length: 10 }, () => pool.call(OP.stat, "/")));
     console.log("answered");`;
-  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { timeout: 15_000 });
+  // A file, not -e: --input-type would reach the worker's eval too.
+  const file = join(await mkdtemp(join(tmpdir(), "pool-exit-")), "run.mjs");
+  await writeFile(file, script);
+  const { stdout } = await run(process.execPath, [file], { timeout: 15_000 });
   expect(stdout.trim()).toBe("answered");
 });
