@@ -117,7 +117,7 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
     watch = await replan(work.name, watch.since, ctx);
   }
   const todo = stillCandidates(work.name, candidates, watch, ctx);
-  const repair = todo.length > 0 ? repairOf(work.name, watch.since, ctx) : undefined;
+  const repair = todo.length > 0 ? repairOf(work.name, watch, ctx) : undefined;
   try {
     for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
       const next = todo.slice(start, start + RECHECK_BATCH);
@@ -135,10 +135,10 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   return undefined;
 }
 
-function repairOf(name: RepositoryName, since: number, ctx: ExecuteContext): RepositoryRepair | undefined {
+function repairOf(name: RepositoryName, watch: Watch, ctx: ExecuteContext): RepositoryRepair | undefined {
   const { emitRepair } = ctx;
   if (!emitRepair) return undefined;
-  return new RepositoryRepair(name, since, {
+  return new RepositoryRepair(name, watch.since, new Set(watch.tags.keys()), {
     storage: ctx.storage, now: ctx.now, policy: ctx.policy, slots: ctx.slots, emitRepair,
     ...(ctx.writer ? { writer: ctx.writer } : {}), ...(ctx.warn ? { warn: ctx.warn } : {}),
   });

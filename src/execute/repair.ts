@@ -61,6 +61,8 @@ export class RepositoryRepair {
     readonly name: RepositoryName,
     /** When the scan started reading the repository: what was linked since counts as pushed during the run. */
     private readonly since: number,
+    /** The tags on disk when its deletes began. */
+    private readonly tagsAtStart: ReadonlySet<string>,
     private readonly ctx: RepairContext,
   ) {
     this.watch = ctx.storage.watchRepository?.(name, ctx.now);
@@ -147,7 +149,9 @@ export class RepositoryRepair {
   /** Reads the repository as it is now, and puts back whatever a push needs of what was deleted. */
   private async look(): Promise<void> {
     await this.watch?.settled();
-    const sightings = this.watch?.sightings ?? [];
+    // Only what was seen before the storage is read: a tag pushed after that read is in neither,
+    // and must not be taken for one that vanished.
+    const sightings = (this.watch?.sightings ?? []).slice();
     const upTo = sightings.length;
     const snapshot = await this.ctx.storage.readRepository(this.name);
     if (snapshot.unreadableTags.length > 0) {
@@ -156,7 +160,7 @@ export class RepositoryRepair {
       return this.look();
     }
     const deleted = await this.deletedManifests(sightings);
-    const vanished = vanishedTags(sightings, snapshot.tags, this.deleted);
+    const vanished = vanishedTags(sightings, snapshot.tags, this.deleted, this.tagsAtStart);
     for (const tag of vanished.unknown) this.reportUnresolved(tag);
     const repairs = planRepairs({
       snapshot, deleted, vanishedTags: vanished.tags, now: this.ctx.now(), policy: this.ctx.policy, since: this.since,
@@ -194,16 +198,21 @@ export class RepositoryRepair {
       const manifest = { bytes: await this.ctx.storage.readBlob(repair.digest), mediaType: this.parsed.get(repair.digest)!.manifest.mediaType };
       const writer = this.ctx.writer;
       const movedTags: string[] = [];
-      await this.ctx.slots.use(async () => {
-        if (repair.tags.length === 0) return writer.putManifest(this.name, repair.digest, manifest);
+      const done = await this.ctx.slots.use(async () => {
+        if (repair.tags.length === 0) {
+          await writer.putManifest(this.name, repair.digest, manifest);
+          return true;
+        }
         for (const tag of repair.tags) {
           // Never move a tag pushed again elsewhere since it was seen here.
           const now = await writer.tagDigest(this.name, tag);
           if (now !== undefined && now !== repair.digest) movedTags.push(tag);
           else await writer.putTag(this.name, tag, repair.digest, manifest);
         }
-        if (movedTags.length === repair.tags.length) await writer.putManifest(this.name, repair.digest, manifest);
+        // Every tag is somewhere else by now: nothing needs this manifest any more.
+        return movedTags.length < repair.tags.length;
       });
+      if (!done) return;
       this.restored.add(repair.digest);
       const detail = movedTags.length > 0 ? `left tag ${movedTags.join(", ")} where it was pushed since` : undefined;
       this.ctx.emitRepair({ ...base, kind: "restored", ...(detail ? { detail } : {}) });
@@ -230,17 +239,24 @@ export class RepositoryRepair {
  */
 export function vanishedTags(
   sightings: readonly PushSighting[], tagsNow: ReadonlyMap<string, Digest>, deleted: ReadonlySet<Digest>,
+  tagsAtStart: ReadonlySet<string> = new Set(),
 ): { tags: Map<string, Digest>; unknown: string[] } {
   const first = new Map<string, number>();
+  const seen = new Map<string, number>();
   const read = new Map<string, Digest>();
   for (const sighting of sightings) {
     if (sighting.kind !== "tag" || tagsNow.has(sighting.tag)) continue;
     if (!first.has(sighting.tag)) first.set(sighting.tag, sighting.seq);
+    seen.set(sighting.tag, (seen.get(sighting.tag) ?? 0) + 1);
     if (sighting.digest !== undefined) read.set(sighting.tag, sighting.digest);
   }
   const tags = new Map<string, Digest>();
   const unknown: string[] = [];
   for (const [tag, seq] of first) {
+    // Unread, a tag is known to have vanished only when it was there before: seen appearing and
+    // going, or on disk when the deletes began. One seen appearing only may be mid-push.
+    const gone = (seen.get(tag) ?? 0) >= 2 || tagsAtStart.has(tag);
+    if (!read.has(tag) && !gone) continue;
     const digest = read.get(tag) ?? lastPushedBefore(sightings, seq, deleted);
     if (digest !== undefined && deleted.has(digest)) tags.set(tag, digest);
     else if (digest === undefined) unknown.push(tag);

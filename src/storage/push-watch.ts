@@ -35,7 +35,7 @@ export interface RepositoryWatch {
   readonly sightings: readonly PushSighting[];
   /** Why part of the repository could not be watched (the watch limit, say); undefined when all is watched. */
   readonly problem: string | undefined;
-  /** Waits for the tag links read after a sighting. */
+  /** Waits for the tag links read after sightings, until none is being read. */
   settled(): Promise<void>;
   close(): void;
 }
@@ -80,8 +80,9 @@ class DriverRepositoryWatch implements RepositoryWatch {
     this.revisions.clear();
   }
 
-  settled(): Promise<void> {
-    return Promise.all(this.reads).then(() => {});
+  async settled(): Promise<void> {
+    // Reads started while waiting are waited for too: the caller takes the sightings right after.
+    while (this.reads.size > 0) await Promise.all(this.reads);
   }
 
   close(): void {

@@ -107,13 +107,23 @@ describe("vanishedTags", () => {
     expect(vanishedTags(sightings, new Map(), new Set([d, other])).tags).toEqual(new Map([["v2", d]]));
   });
 
+  it("pairs a tag that was on disk before and went without being read", () => {
+    const sightings = [written(1, d), tag(2, "old")];
+    expect(vanishedTags(sightings, new Map(), new Set([d]), new Set(["old"])).tags).toEqual(new Map([["old", d]]));
+  });
+
+  it("never takes a tag seen appearing only, and not read yet, for one that vanished (it may be mid-push)", () => {
+    const sightings = [written(1, d), tag(2, "new")];
+    expect(vanishedTags(sightings, new Map(), new Set([d]))).toEqual({ tags: new Map(), unknown: [] });
+  });
+
   it("ignores tags that exist now and tags on manifests this run did not delete", () => {
     const sightings = [tag(1, "here", d), tag(2, "elsewhere", other)];
     expect(vanishedTags(sightings, new Map([["here", d]]), new Set([d]))).toEqual({ tags: new Map(), unknown: [] });
   });
 
   it("says which tags it cannot place", () => {
-    expect(vanishedTags([tag(1, "v9")], new Map(), new Set([d])).unknown).toEqual(["v9"]);
+    expect(vanishedTags([tag(1, "v9"), tag(2, "v9")], new Map(), new Set([d])).unknown).toEqual(["v9"]);
   });
 });
 
