@@ -26,8 +26,8 @@ describe("--json", () => {
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout);
     expect(Object.keys(document).sort()).toEqual([
-      "dryRun", "emptyRepositories", "error", "exitCode", "finishedAt", "garbageCollection", "garbageCollectionHazards", "journal", "manifests", "orphans", "runId",
-      "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tags", "tool", "warnings",
+      "dryRun", "emptyRepositories", "error", "exitCode", "finishedAt", "garbageCollection", "garbageCollectionHazards", "journal", "manifests", "orphans", "repairs",
+      "runId", "schemaVersion", "settings", "skippedRepositories", "space", "startedAt", "summary", "tags", "tool", "warnings",
     ]);
     // No retention rule: tags are not touched, and the section says so with null.
     expect(document.tags).toBeNull();
@@ -35,6 +35,9 @@ describe("--json", () => {
     expect(document.emptyRepositories).toBeNull();
     // A healthy storage: nothing garbage collection would stop at.
     expect(document.garbageCollectionHazards).toEqual([]);
+    // Nothing was deleted, so nothing a push needed had to be put back.
+    expect(document.repairs).toEqual([]);
+    expect(document.summary.repairs).toEqual({ restored: 0, failed: 0, unresolved: 0 });
     expect(document.schemaVersion).toBe(1);
     expect(document.dryRun).toBe(true);
     expect(document.exitCode).toBe(0);
