@@ -3,6 +3,7 @@
  * right before deleting and whenever the repository changes under us, journal each manifest,
  * DELETE it, and report every outcome.
  */
+import type { Digest } from "../core/digest.js";
 import { planRepository } from "../core/plan.js";
 import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome, RepairOutcome, SkippedRepository, TagOutcome } from "../core/report.js";
@@ -118,15 +119,18 @@ export async function executeRepository(work: RepositoryWork, ctx: ExecuteContex
   }
   const todo = stillCandidates(work.name, candidates, watch, ctx);
   const repair = todo.length > 0 ? repairOf(work.name, watch, ctx) : undefined;
+  const digests = (from: number): Digest[] => todo.slice(from, from + RECHECK_BATCH).map((candidate) => candidate.digest);
   try {
+    repair?.watching(digests(0));
     for (let start = 0; start < todo.length && !ctx.signal.aborted; start += RECHECK_BATCH) {
       const next = todo.slice(start, start + RECHECK_BATCH);
-      // Watched before the re-check: a push onto one of them from then on is seen.
-      repair?.watching(next.map((candidate) => candidate.digest));
+      // A batch is watched from the start of the one before: a push onto one of its manifests is
+      // seen even when the push wrote the link before this batch's re-check and the tag after it.
+      repair?.watching(digests(start + RECHECK_BATCH));
       watch = await refresh(watch, ctx);
       const batch = stillCandidates(work.name, next, watch, ctx);
       await forEachBounded(batch, ctx.perRepository, (candidate) => deleteOne(work.name, candidate, ctx, repair), ctx.signal);
-      await repair?.afterBatch();
+      await repair?.afterBatch(digests(start));
     }
   } finally {
     // Even when the run stops: what was deleted here is looked after before the run ends.

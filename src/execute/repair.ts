@@ -84,14 +84,14 @@ export class RepositoryRepair {
   }
 
   /** After a batch: when the watch saw a push that may concern what was deleted, look now. */
-  async afterBatch(): Promise<void> {
+  async afterBatch(batch: readonly Digest[]): Promise<void> {
     this.warnOnce();
     if (this.deleted.size > 0 && this.relevantSightings()) {
       await delay(SETTLE_MS / 4);
       await this.look();
     }
     // Their DELETEs returned: a push onto one of them from now on links it again by itself.
-    this.watch?.unwatchRevisions();
+    this.watch?.unwatchRevisions(batch);
   }
 
   private warned = false;
@@ -132,6 +132,8 @@ export class RepositoryRepair {
     const sightings = this.watch?.sightings ?? [];
     for (let i = this.seen; i < sightings.length; i++) {
       const sighting = sightings[i]!;
+      // A link removed is this run's own DELETE: no push.
+      if (sighting.kind === "revision-renamed") continue;
       if (sighting.kind === "revision-written") return true;
       if (sighting.digest === undefined || this.deleted.has(sighting.digest)) return true;
     }
@@ -242,11 +244,13 @@ export function vanishedTags(
   tagsAtStart: ReadonlySet<string> = new Set(),
 ): { tags: Map<string, Digest>; unknown: string[] } {
   const first = new Map<string, number>();
+  const last = new Map<string, number>();
   const seen = new Map<string, number>();
   const read = new Map<string, Digest>();
   for (const sighting of sightings) {
     if (sighting.kind !== "tag" || tagsNow.has(sighting.tag)) continue;
     if (!first.has(sighting.tag)) first.set(sighting.tag, sighting.seq);
+    last.set(sighting.tag, sighting.seq);
     seen.set(sighting.tag, (seen.get(sighting.tag) ?? 0) + 1);
     if (sighting.digest !== undefined) read.set(sighting.tag, sighting.digest);
   }
@@ -257,19 +261,28 @@ export function vanishedTags(
     // going, or on disk when the deletes began. One seen appearing only may be mid-push.
     const gone = (seen.get(tag) ?? 0) >= 2 || tagsAtStart.has(tag);
     if (!read.has(tag) && !gone) continue;
-    const digest = read.get(tag) ?? lastPushedBefore(sightings, seq, deleted);
+    const digest = read.get(tag) ?? pushedOnto(sightings, seq, last.get(tag)!, deleted);
     if (digest !== undefined && deleted.has(digest)) tags.set(tag, digest);
     else if (digest === undefined) unknown.push(tag);
   }
   return { tags, unknown };
 }
 
-function lastPushedBefore(sightings: readonly PushSighting[], seq: number, deleted: ReadonlySet<Digest>): Digest | undefined {
-  for (let i = seq - 2; i >= 0; i--) {
-    const sighting = sightings[i]!;
-    if (sighting.kind === "revision-written" && deleted.has(sighting.digest)) return sighting.digest;
+/**
+ * The deleted manifest a tag whose link was never read was pushed onto, when the sightings leave
+ * one only: a push writes the revision link before the tag appears (`first`), and the DELETE that
+ * took the tag removed that link after the push wrote it and before the tag went (`last`).
+ * Several such manifests (pushes and deletes interleaved): undefined, the tag is unknown.
+ */
+function pushedOnto(sightings: readonly PushSighting[], first: number, last: number, deleted: ReadonlySet<Digest>): Digest | undefined {
+  const written = new Map<Digest, number>();
+  const candidates = new Set<Digest>();
+  for (const sighting of sightings) {
+    if (sighting.seq >= last) break;
+    if (sighting.kind === "revision-written" && sighting.seq < first && deleted.has(sighting.digest)) written.set(sighting.digest, sighting.seq);
+    else if (sighting.kind === "revision-renamed" && (written.get(sighting.digest) ?? Infinity) < sighting.seq) candidates.add(sighting.digest);
   }
-  return undefined;
+  return candidates.size === 1 ? [...candidates][0] : undefined;
 }
 
 function delay(ms: number): Promise<void> {

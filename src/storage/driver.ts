@@ -109,6 +109,13 @@ export interface StorageDriver {
    * watches reached).
    */
   watch?(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch;
+  /**
+   * Synchronous looks, for a watch's callback that must read before anything else runs (a tag
+   * the registry is about to remove): the bytes of an object, or the names directly below a
+   * prefix; undefined when absent or unreadable. Only where a read is cheap enough to block on.
+   */
+  readNow?(key: string, maxBytes: number): Buffer | undefined;
+  listNow?(prefix: string): string[] | undefined;
 }
 
 /** A watch of one folder: stop it when done. */

@@ -3,7 +3,7 @@
  * (what distribution's `filesystem` driver writes). Read-only, through storage-fs.ts.
  */
 import type { Listing, StorageDriver, StorageWatch, StoredContent, StoredObject } from "./driver.js";
-import { watchFolder } from "./filesystem-watch.js";
+import { listFolderNow, readFileNow, watchFolder } from "./filesystem-watch.js";
 import { describeStorageError, StorageReadError } from "./driver.js";
 import { pathOf } from "./layout.js";
 import { mapLimit } from "./map-limit.js";
@@ -62,6 +62,14 @@ export class FilesystemDriver implements StorageDriver {
 
   watch(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch {
     return watchFolder(pathOf(this.root, prefix.replace(/\/$/, "")), onChange);
+  }
+
+  readNow(key: string, maxBytes: number): Buffer | undefined {
+    return readFileNow(pathOf(this.root, key), maxBytes);
+  }
+
+  listNow(prefix: string): string[] | undefined {
+    return listFolderNow(pathOf(this.root, prefix.replace(/\/$/, "")));
   }
 
   checkRoot(): Promise<void> {

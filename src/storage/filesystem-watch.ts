@@ -2,7 +2,7 @@
  * Watching a folder of a filesystem storage (inotify on Linux, through fs.watch): the driver's
  * `watch`. Events of every watch arrive in one queue, in the order the kernel saw them.
  */
-import { watch as watchFs } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync, watch as watchFs } from "node:fs";
 import type { StorageWatch } from "./driver.js";
 
 /**
@@ -19,4 +19,27 @@ export function watchFolder(path: string, onChange: (name: string, change: "writ
   // some systems: nothing more can be seen there, which is what the caller expects.
   watcher.on("error", () => watcher.close());
   return { close: () => watcher.close() };
+}
+
+/** Up to `maxBytes` of a file, read synchronously; undefined when it cannot be read. */
+export function readFileNow(path: string, maxBytes: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.alloc(maxBytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, maxBytes, 0));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The names in a folder, read synchronously; undefined when it cannot be listed. */
+export function listFolderNow(path: string): string[] | undefined {
+  try {
+    return readdirSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -10,7 +10,7 @@
  * and reads the tag's link at once, before a DELETE in flight can take it.
  */
 import type { Digest } from "../core/digest.js";
-import { digestAlgorithm, digestHex } from "../core/digest.js";
+import { digestAlgorithm, digestHex, parseDigest } from "../core/digest.js";
 import type { StorageDriver, StorageWatch } from "./driver.js";
 import { REPOSITORIES_PREFIX, revisionsPrefix, tagCurrentLinkKey, tagsPrefix } from "./layout.js";
 import { readLinkFile } from "./link-file.js";
@@ -23,14 +23,16 @@ export type PushSighting =
   /** A tag folder appeared or vanished; `digest` is what its link held when it was read, if it could be. */
   | { kind: "tag"; seq: number; at: number; tag: string; digest?: Digest }
   /** The revision link of a watched manifest was written: someone pushed it. */
-  | { kind: "revision-written"; seq: number; at: number; digest: Digest };
+  | { kind: "revision-written"; seq: number; at: number; digest: Digest }
+  /** The revision link of a watched manifest appeared or went (a DELETE removes it just before it untags). */
+  | { kind: "revision-renamed"; seq: number; at: number; digest: Digest };
 
 /** The watch of one repository. */
 export interface RepositoryWatch {
   /** Also watch the revision links of these manifests (before their DELETEs are sent). */
   watchRevisions(digests: readonly Digest[]): void;
-  /** Stops watching the revision links (their DELETEs returned); what was seen stays. Tags are still watched. */
-  unwatchRevisions(): void;
+  /** Stops watching these revision links, or all (their DELETEs returned); what was seen stays. Tags are still watched. */
+  unwatchRevisions(digests?: readonly Digest[]): void;
   /** Everything seen so far, in order. */
   readonly sightings: readonly PushSighting[];
   /** Why part of the repository could not be watched (the watch limit, say); undefined when all is watched. */
@@ -69,15 +71,17 @@ class DriverRepositoryWatch implements RepositoryWatch {
       if (this.closed || this.revisions.has(digest)) continue;
       const folder = `${revisionsPrefix(this.name)}${digestAlgorithm(digest)}/${digestHex(digest)}/`;
       const watch = this.add(folder, (entry, change) => {
-        if (entry === "link" && change === "written") this.record({ kind: "revision-written", seq: 0, at: 0, digest });
+        if (entry === "link") this.record({ kind: change === "written" ? "revision-written" : "revision-renamed", seq: 0, at: 0, digest });
       });
       if (watch) this.revisions.set(digest, watch);
     }
   }
 
-  unwatchRevisions(): void {
-    for (const watch of this.revisions.values()) watch.close();
-    this.revisions.clear();
+  unwatchRevisions(digests?: readonly Digest[]): void {
+    for (const digest of digests ?? [...this.revisions.keys()]) {
+      this.revisions.get(digest)?.close();
+      this.revisions.delete(digest);
+    }
   }
 
   async settled(): Promise<void> {
@@ -113,11 +117,24 @@ class DriverRepositoryWatch implements RepositoryWatch {
   }
 
   private sawTag(tag: string): void {
-    const sighting: PushSighting = { kind: "tag", seq: 0, at: 0, tag };
+    const sighting: Extract<PushSighting, { kind: "tag" }> = { kind: "tag", seq: 0, at: 0, tag };
     this.record(sighting);
+    // At once, where the storage allows: the DELETE in flight may take the tag within a millisecond,
+    // and an asynchronous read can wait behind a whole repository's.
+    const now = this.readTagNow(tag);
+    if (now !== undefined) return void (sighting.digest = now);
     const read = this.readTag(tag, sighting);
     this.reads.add(read);
     void read.finally(() => this.reads.delete(read));
+  }
+
+  /** The tag's digest read synchronously: its current link, else a new tag's only history entry. */
+  private readTagNow(tag: string): Digest | undefined {
+    const current = this.driver.readNow?.(tagCurrentLinkKey(this.name, tag), 256);
+    const digest = current && current.length > 0 ? parseDigest(current.toString("latin1")) : undefined;
+    if (digest !== undefined) return digest;
+    const history = this.driver.listNow?.(`${tagsPrefix(this.name)}${tag}/index/sha256/`);
+    return history?.length === 1 && current === undefined ? parseDigest(`sha256:${history[0]}`) : undefined;
   }
 
   /**
@@ -130,6 +147,13 @@ class DriverRepositoryWatch implements RepositoryWatch {
       const link = await readLinkFile(this.driver, tagCurrentLinkKey(this.name, tag)).catch(() => undefined);
       if (link?.kind === "ok") {
         sighting.digest = link.digest;
+        return;
+      }
+      // Written first, the tag's history names the digest of a new tag as its only entry.
+      const history = await this.driver.list(`${tagsPrefix(this.name)}${tag}/index/sha256/`).catch(() => undefined);
+      const only = history?.prefixes.length === 1 ? parseDigest(`sha256:${history.prefixes[0]!.replace(/\/$/, "")}`) : undefined;
+      if (only !== undefined && link?.kind === "missing") {
+        sighting.digest = only;
         return;
       }
     }

@@ -96,19 +96,25 @@ describe("vanishedTags", () => {
   const tag = (seq: number, name: string, digest?: string): PushSighting =>
     ({ kind: "tag", seq, at: seq, tag: name, ...(digest ? { digest } : {}) }) as PushSighting;
   const written = (seq: number, digest: string): PushSighting => ({ kind: "revision-written", seq, at: seq, digest }) as PushSighting;
+  const removed = (seq: number, digest: string): PushSighting => ({ kind: "revision-renamed", seq, at: seq, digest }) as PushSighting;
 
   it("takes the digest the tag's link held when read", () => {
     const result = vanishedTags([tag(1, "v2", d)], new Map(), new Set([d]));
     expect(result).toEqual({ tags: new Map([["v2", d]]), unknown: [] });
   });
 
-  it("pairs an unreadable tag with the deleted manifest whose link was written just before it", () => {
-    const sightings = [written(1, other), written(2, d), tag(3, "v2"), tag(4, "v2")];
+  it("pairs an unread tag with the deleted manifest pushed before it appeared and removed before it went", () => {
+    const sightings = [written(1, d), tag(2, "v2"), removed(3, d), tag(4, "v2"), removed(5, other)];
     expect(vanishedTags(sightings, new Map(), new Set([d, other])).tags).toEqual(new Map([["v2", d]]));
   });
 
+  it("leaves an unread tag unknown when two pushed manifests could have taken it", () => {
+    const sightings = [written(1, other), written(2, d), tag(3, "v2"), removed(4, other), removed(5, d), tag(6, "v2")];
+    expect(vanishedTags(sightings, new Map(), new Set([d, other]))).toEqual({ tags: new Map(), unknown: ["v2"] });
+  });
+
   it("pairs a tag that was on disk before and went without being read", () => {
-    const sightings = [written(1, d), tag(2, "old")];
+    const sightings = [written(1, d), removed(2, d), tag(3, "old")];
     expect(vanishedTags(sightings, new Map(), new Set([d]), new Set(["old"])).tags).toEqual(new Map([["old", d]]));
   });
 

@@ -81,11 +81,20 @@ describe("watchRepository on a filesystem", () => {
     expect(watch.sightings.some((s) => s.kind === "tag" && s.tag === "first")).toBe(true);
   });
 
-  it("does not report the DELETE's own removal of a revision link as a push", async () => {
+  it("reports the DELETE's own removal of a revision link as a removal, not a push", async () => {
     watch = watchRepository(new FilesystemDriver(root), REPO, Date.now)!;
     watch.watchRevisions([candidate]);
     await rm(join(manifests, "revisions/sha256", hex, "link"));
     await quiet();
-    expect(watch.sightings).toEqual([]);
+    expect(watch.sightings.map((s) => s.kind)).toEqual(["revision-renamed"]);
+  });
+
+  it("names a new tag's digest from its history when its current link is not there", async () => {
+    await mkdir(join(manifests, "tags"), { recursive: true });
+    watch = watchRepository(new FilesystemDriver(root), REPO, Date.now)!;
+    await mkdir(join(manifests, "tags", "half/index/sha256", hex), { recursive: true });
+    await writeFile(join(manifests, "tags", "half/index/sha256", hex, "link"), candidate);
+    await quiet();
+    expect(watch.sightings.find((s) => s.kind === "tag")).toMatchObject({ tag: "half", digest: candidate });
   });
 });
