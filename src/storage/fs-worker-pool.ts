@@ -8,7 +8,7 @@
  *
  * A turn with only a few calls (the deletion phase's single stats and reads) goes through
  * `fallback` instead (storage-fs.ts's callback reads): a message round trip is dearer than a
- * libuv one when nothing is batched. A worker that dies fails its calls; later ones fall back.
+ * libuv one when nothing is batched. A worker that dies hands its calls to the fallback.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -123,9 +123,13 @@ export class FsWorkerPool {
     calls.forEach((call, i) => call.resolve(decode(answer, i, call.kind)));
   }
 
-  private fail(slot: Slot, error: unknown): void {
+  /**
+   * A worker that died (it cannot start under some node flags, or ran out of its heap) hands its
+   * calls to the fallback: a read the storage would answer must not become a read error.
+   */
+  private fail(slot: Slot): void {
     slot.dead = true;
-    for (const calls of slot.inFlight.values()) calls.forEach((call) => call.reject(error));
+    for (const calls of slot.inFlight.values()) calls.forEach((call) => this.runFallback(call));
     slot.inFlight.clear();
   }
 
@@ -143,11 +147,15 @@ export class FsWorkerPool {
   }
 
   private start(): Slot {
-    const worker = new Worker(`(${String(fsWorkerMain)})(require)`, { eval: true, resourceLimits: WORKER_HEAP });
+    const worker = new Worker(`(${String(fsWorkerMain)})(require)`, {
+      eval: true, resourceLimits: WORKER_HEAP,
+      // Not the process's flags: --input-type=module would make this script a module without require.
+      execArgv: [],
+    });
     const slot: Slot = { worker, inFlight: new Map(), dead: false, answered: 0 };
     worker.on("message", (answer: WorkerAnswer) => this.receive(slot, answer));
-    worker.on("error", (error) => this.fail(slot, error));
-    worker.on("exit", (code) => this.fail(slot, new Error(`a filesystem worker thread stopped (exit ${code})`)));
+    worker.on("error", () => this.fail(slot));
+    worker.on("exit", () => this.fail(slot));
     // After the listeners: adding a 'message' listener refs the worker's port again, and a worker
     // that never got a batch then kept the process alive after the run (a dry run never exited).
     worker.unref();

@@ -65,6 +65,20 @@ describe("the StorageFs over worker threads", () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("answers through the fallback the calls of a worker that died with them in flight", async () => {
+    const pool = new FsWorkerPool(1);
+    const pooled = storageFsOver(pool);
+    const paths = Array.from({ length: 20 }, () => join(dir, "link"));
+    await pooled.statMany(paths);
+    const worker = (pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots[0]!.worker;
+    const inFlight = pooled.statMany(paths);
+    // The batch leaves at the end of this turn; the worker is gone before it can answer.
+    setImmediate(() => void worker.terminate());
+    const stats = await inFlight;
+    expect(stats.every((s) => !(s instanceof Error) && s.size === 10)).toBe(true);
+    expect((await pooled.statMany(paths)).every((s) => !(s instanceof Error))).toBe(true);
+  });
+
   it("stats many files in one call, a missing one as its error", async () => {
     const pooled = storageFsOver(new FsWorkerPool(2));
     const names = [...Array.from({ length: 40 }, () => "link"), "missing"];
