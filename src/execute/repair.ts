@@ -149,17 +149,18 @@ export class RepositoryRepair {
   }
 
   /** Reads the repository as it is now, and puts back whatever a push needs of what was deleted. */
-  private async look(): Promise<void> {
+  private async look(retries = 4): Promise<void> {
     await this.watch?.settled();
     // Only what was seen before the storage is read: a tag pushed after that read is in neither,
     // and must not be taken for one that vanished.
     const sightings = (this.watch?.sightings ?? []).slice();
     const upTo = sightings.length;
     const snapshot = await this.ctx.storage.readRepository(this.name);
-    if (snapshot.unreadableTags.length > 0) {
-      // A tag caught mid-write: look again in a moment rather than judge without it.
+    if (snapshot.unreadableTags.length > 0 && retries > 0) {
+      // A tag caught mid-write: look again in a moment rather than judge without it. One that
+      // stays unreadable (a corrupt link) makes the plan keep everything, which repairs nothing.
       await delay(SETTLE_MS / 4);
-      return this.look();
+      return this.look(retries - 1);
     }
     const deleted = await this.deletedManifests(sightings);
     const vanished = vanishedTags(sightings, snapshot.tags, this.deleted, this.tagsAtStart);
