@@ -6,11 +6,13 @@
  */
 import type { Digest } from "../core/digest.js";
 import { parseManifest } from "../core/manifest.js";
-import type { TagOutcome } from "../core/report.js";
+import type { RepairOutcome, TagOutcome } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { DeletedTag } from "../core/retention.js";
 import type { TagDeleteOutcome, TagDeleter } from "../registry/ports.js";
+import type { PushSighting } from "../storage/push-watch.js";
 import type { StorageReader } from "../storage/storage-reader.js";
+import type { ManifestWriter } from "./repair.js";
 import type { JournalWriter } from "./journal.js";
 
 /** What deleting tags needs from the run. */
@@ -21,6 +23,9 @@ export interface TagDeleteContext {
   runId: string;
   now: () => number;
   emitTag: (outcome: TagOutcome) => void;
+  /** With both: a tag pushed again while it was being deleted is put back (repair.ts). */
+  emitRepair?: (outcome: RepairOutcome) => void;
+  writer?: ManifestWriter;
 }
 
 /**
@@ -43,9 +48,60 @@ export async function deleteTags(name: RepositoryName, planned: readonly Deleted
     else ctx.emitTag(outcomeOf(name, tag, { kind: "failed", message: `${problem}, so it could not be journaled for restore: left alone` }));
   }
   if (journaled.length === 0) return;
-  const outcomes = await ctx.tagDeleter.deleteTags(name, new Map<string, Digest>(journaled.map((tag) => [tag.tag, tag.digest])));
-  for (const tag of journaled) {
-    ctx.emitTag(outcomeOf(name, tag, outcomes.get(tag.tag) ?? { kind: "failed", message: "the registry client gave no outcome" }));
+  // The registry's read of a tag and its delete are two requests: a push of the tag in between is
+  // removed with it. Watched, where the storage can tell, and put back.
+  const watch = ctx.emitRepair && ctx.writer ? ctx.storage.watchRepository?.(name, ctx.now) : undefined;
+  watch?.watchTagLinks(journaled.map((tag) => tag.tag));
+  try {
+    const outcomes = await ctx.tagDeleter.deleteTags(name, new Map<string, Digest>(journaled.map((tag) => [tag.tag, tag.digest])));
+    for (const tag of journaled) {
+      ctx.emitTag(outcomeOf(name, tag, outcomes.get(tag.tag) ?? { kind: "failed", message: "the registry client gave no outcome" }));
+    }
+    if (watch) await putBackPushedTags(name, journaled, watch.sightings, ctx);
+  } finally {
+    watch?.close();
+  }
+}
+
+/**
+ * Tags someone pushed again while they were being deleted, and which are gone now: each is put
+ * back onto the last manifest pushed under it that is still linked (GitLab's dummy manifest, which
+ * the deletion wrote there too, is not: its DELETE took its link).
+ */
+async function putBackPushedTags(
+  name: RepositoryName, deleted: readonly DeletedTag[], sightings: readonly PushSighting[], ctx: TagDeleteContext,
+): Promise<void> {
+  const written = new Map<string, Digest[]>();
+  for (const sighting of sightings) {
+    if (sighting.kind !== "tag-written" || sighting.digest === undefined) continue;
+    const planned = deleted.find((tag) => tag.tag === sighting.tag);
+    if (!planned || sighting.digest === planned.digest) continue;
+    written.set(sighting.tag, [...(written.get(sighting.tag) ?? []), sighting.digest]);
+  }
+  if (written.size === 0) return;
+  const now = await ctx.storage.readTags(name);
+  for (const [tag, digests] of written) {
+    if (now.tags.has(tag)) continue;
+    for (const digest of [...digests].reverse()) {
+      if (!(await ctx.storage.hasRevision(name, digest).catch(() => false))) continue;
+      await putTagBack(name, tag, digest, ctx);
+      break;
+    }
+  }
+}
+
+async function putTagBack(name: RepositoryName, tag: string, digest: Digest, ctx: TagDeleteContext): Promise<void> {
+  const base = { repository: name, digest, tags: [tag], reason: `tag ${tag} was pushed again while retention deleted it` };
+  try {
+    const bytes = await ctx.storage.readBlob(digest);
+    const parsed = parseManifest(bytes);
+    if (!parsed.ok) throw new Error(`its manifest is not a manifest (${parsed.problem})`);
+    const current = await ctx.writer!.tagDigest(name, tag);
+    if (current !== undefined) return; // pushed once more since: where CI put it
+    await ctx.writer!.putTag(name, tag, digest, { bytes, mediaType: parsed.manifest.mediaType });
+    ctx.emitRepair!({ ...base, kind: "restored" });
+  } catch (error) {
+    ctx.emitRepair!({ ...base, kind: "failed", detail: error instanceof Error ? error.message : String(error) });
   }
 }
 

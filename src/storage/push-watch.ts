@@ -25,12 +25,16 @@ export type PushSighting =
   /** The revision link of a watched manifest was written: someone pushed it. */
   | { kind: "revision-written"; seq: number; at: number; digest: Digest }
   /** The revision link of a watched manifest appeared or went (a DELETE removes it just before it untags). */
-  | { kind: "revision-renamed"; seq: number; at: number; digest: Digest };
+  | { kind: "revision-renamed"; seq: number; at: number; digest: Digest }
+  /** The `current/link` of a watched tag was written; `digest` is what it held then, if it could be read. */
+  | { kind: "tag-written"; seq: number; at: number; tag: string; digest?: Digest };
 
 /** The watch of one repository. */
 export interface RepositoryWatch {
   /** Also watch the revision links of these manifests (before their DELETEs are sent). */
   watchRevisions(digests: readonly Digest[]): void;
+  /** Also watch these tags' `current/link` (while retention deletes them): who writes it is seen. */
+  watchTagLinks(tags: readonly string[]): void;
   /** Stops watching these revision links, or all (their DELETEs returned); what was seen stays. Tags are still watched. */
   unwatchRevisions(digests?: readonly Digest[]): void;
   /** Everything seen so far, in order. */
@@ -74,6 +78,19 @@ class DriverRepositoryWatch implements RepositoryWatch {
         if (entry === "link") this.record({ kind: change === "written" ? "revision-written" : "revision-renamed", seq: 0, at: 0, digest });
       });
       if (watch) this.revisions.set(digest, watch);
+    }
+  }
+
+  watchTagLinks(tags: readonly string[]): void {
+    for (const tag of tags) {
+      const key = tagCurrentLinkKey(this.name, tag);
+      const watch = this.add(`${tagsPrefix(this.name)}${tag}/current/`, (entry) => {
+        if (entry !== "link") return;
+        const bytes = this.driver.readNow?.(key, 256);
+        const digest = bytes && bytes.length > 0 ? parseDigest(bytes.toString("latin1")) : undefined;
+        this.record(digest === undefined ? { kind: "tag-written", seq: 0, at: 0, tag } : { kind: "tag-written", seq: 0, at: 0, tag, digest });
+      });
+      if (watch) this.watches.push(watch);
     }
   }
 
