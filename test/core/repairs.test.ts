@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { gracePolicy } from "../../src/core/policy.js";
 import { describeRepair, planRepairs, type DeletedManifest } from "../../src/core/repairs.js";
 import type { Revision } from "../../src/core/types.js";
-import { vanishedTags } from "../../src/execute/repair.js";
+import { vanishedTags } from "../../src/execute/vanished-tags.js";
 import type { PushSighting } from "../../src/storage/push-watch.js";
 import { DAY, HOUR, NOW, fakeDigest, image, index, referrer, snapshot } from "../helpers/plan-builders.js";
 
