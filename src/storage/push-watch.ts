@@ -13,10 +13,9 @@ import type { Digest } from "../core/digest.js";
 import { digestAlgorithm, digestHex, parseDigest } from "../core/digest.js";
 import type { StorageDriver, StorageWatch } from "./driver.js";
 import { REPOSITORIES_PREFIX, revisionsPrefix, tagCurrentLinkKey, tagsPrefix } from "./layout.js";
-import { readLinkFile } from "./link-file.js";
 
-/** Waits before each read of a tag that appeared (ms): the push writes its link within a few. */
-const TAG_READ_WAITS_MS = [0, 1, 4, 16, 50];
+/** Waits before each further look at a tag that appeared unreadable (ms): the push writes its link within a few. */
+const TAG_READ_WAITS_MS = [1, 4, 16, 50];
 
 /** Something the watch saw, numbered in the order it happened. */
 export type PushSighting =
@@ -140,6 +139,7 @@ class DriverRepositoryWatch implements RepositoryWatch {
     // and an asynchronous read can wait behind a whole repository's.
     const now = this.readTagNow(tag);
     if (now !== undefined) return void (sighting.digest = now);
+    if (!this.driver.readNow) return;
     const read = this.readTag(tag, sighting);
     this.reads.add(read);
     void read.finally(() => this.reads.delete(read));
@@ -156,23 +156,13 @@ class DriverRepositoryWatch implements RepositoryWatch {
 
   /**
    * The tag folder appears with its history link, a moment before `current/link` is written: a
-   * few looks over some milliseconds, until it can be read or is gone (a DELETE took the tag).
+   * few more looks over some milliseconds, until it can be read or is gone (a DELETE took the tag).
    */
   private async readTag(tag: string, sighting: Extract<PushSighting, { kind: "tag" }>): Promise<void> {
     for (const wait of TAG_READ_WAITS_MS) {
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const link = await readLinkFile(this.driver, tagCurrentLinkKey(this.name, tag)).catch(() => undefined);
-      if (link?.kind === "ok") {
-        sighting.digest = link.digest;
-        return;
-      }
-      // Written first, the tag's history names the digest of a new tag as its only entry.
-      const history = await this.driver.list(`${tagsPrefix(this.name)}${tag}/index/sha256/`).catch(() => undefined);
-      const only = history?.prefixes.length === 1 ? parseDigest(`sha256:${history.prefixes[0]!.replace(/\/$/, "")}`) : undefined;
-      if (only !== undefined && link?.kind === "missing") {
-        sighting.digest = only;
-        return;
-      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      const digest = this.readTagNow(tag);
+      if (digest !== undefined) return void (sighting.digest = digest);
     }
   }
 
