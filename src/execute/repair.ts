@@ -55,6 +55,8 @@ export class RepositoryRepair {
   private readonly restored = new Set<Digest>();
   /** Sightings up to this number were looked at. */
   private seen = 0;
+  /** Sightings up to this number were found to concern nothing deleted. */
+  private checked = 0;
   /** Tags whose target could not be told, reported once each. */
   private readonly unresolved = new Set<string>();
 
@@ -76,7 +78,7 @@ export class RepositoryRepair {
 
   /** True when someone wrote the revision link of `digest` since it was watched: pushed again, keep it. */
   pushedAgain(digest: Digest): boolean {
-    return this.watch?.sightings.some((s) => s.kind === "revision-written" && s.digest === digest) === true;
+    return this.watch?.written(digest) === true;
   }
 
   /** The registry answered that `digest` is gone (deleted by this run). */
@@ -131,13 +133,15 @@ export class RepositoryRepair {
   /** Sightings not looked at yet that could concern a deleted manifest. */
   private relevantSightings(): boolean {
     const sightings = this.watch?.sightings ?? [];
-    for (let i = this.seen; i < sightings.length; i++) {
+    for (let i = Math.max(this.seen, this.checked); i < sightings.length; i++) {
       const sighting = sightings[i]!;
       // A link removed is this run's own DELETE: no push.
       if (sighting.kind === "revision-renamed") continue;
       if (sighting.kind === "revision-written") return true;
       if (sighting.digest === undefined || this.deleted.has(sighting.digest)) return true;
     }
+    // Nothing there: the next batch starts after them (every DELETE adds a sighting of its own).
+    this.checked = sightings.length;
     return false;
   }
 
@@ -176,6 +180,8 @@ export class RepositoryRepair {
   /** The deleted manifests not restored yet, parsed from their blobs (read once each). */
   private async deletedManifests(sightings: readonly PushSighting[]): Promise<DeletedManifest[]> {
     const result: DeletedManifest[] = [];
+    const pushedAt = new Map<Digest, number>();
+    for (const s of sightings) if (s.kind === "revision-written" && !pushedAt.has(s.digest)) pushedAt.set(s.digest, s.at);
     for (const digest of this.deleted) {
       if (this.restored.has(digest)) continue;
       let entry = this.parsed.get(digest);
@@ -185,8 +191,8 @@ export class RepositoryRepair {
         entry = { digest, manifest: parsed.manifest };
         this.parsed.set(digest, entry);
       }
-      const pushed = sightings.find((s) => s.kind === "revision-written" && s.digest === digest);
-      result.push(pushed ? { ...entry, pushedAgainAt: pushed.at } : entry);
+      const at = pushedAt.get(digest);
+      result.push(at === undefined ? entry : { ...entry, pushedAgainAt: at });
     }
     return result;
   }

@@ -38,6 +38,8 @@ export interface RepositoryWatch {
   unwatchRevisions(digests?: readonly Digest[]): void;
   /** Everything seen so far, in order. */
   readonly sightings: readonly PushSighting[];
+  /** Whether a `revision-written` of `digest` was seen: asked before each DELETE, so not a scan of the sightings. */
+  written(digest: Digest): boolean;
   /** Why part of the repository could not be watched (the watch limit, say); undefined when all is watched. */
   readonly problem: string | undefined;
   /** Waits for the tag links read after sightings, until none is being read. */
@@ -58,6 +60,7 @@ class DriverRepositoryWatch implements RepositoryWatch {
   /** Revision folders watched now, one watch each: a batch's worth, so the system's limit is never near. */
   private readonly revisions = new Map<Digest, StorageWatch>();
   private readonly reads = new Set<Promise<void>>();
+  private readonly rewritten = new Set<Digest>();
   private tagsWatched = false;
   private closed = false;
 
@@ -166,7 +169,12 @@ class DriverRepositoryWatch implements RepositoryWatch {
     }
   }
 
+  written(digest: Digest): boolean {
+    return this.rewritten.has(digest);
+  }
+
   private record(sighting: PushSighting): void {
+    if (sighting.kind === "revision-written") this.rewritten.add(sighting.digest);
     sighting.seq = this.sightings.length + 1;
     sighting.at = this.now();
     this.sightings.push(sighting);
