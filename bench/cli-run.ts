@@ -52,6 +52,9 @@ export async function runCliMeasured(args: string[], dir: string, cli: string = 
       PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BENCH_MAXRSS_FILE: rssFile,
       // Read by memory-hook.ts when BENCH_CLI_NODE_ARGS preloads it. NODE_OPTIONS is not passed on.
       ...(process.env.BENCH_MEMORY_SAMPLES ? { BENCH_MEMORY_SAMPLES: process.env.BENCH_MEMORY_SAMPLES } : {}),
+      // BENCH_CLI_ENV="NAME=value …" adds variables to the CLI's environment, e.g. MALLOC_ARENA_MAX=2.
+      ...Object.fromEntries((process.env.BENCH_CLI_ENV ?? "").split(/\s+/).filter(Boolean).map((pair) => [pair.split("=")[0]!, pair.slice(pair.indexOf("=") + 1)])),
+      ...(process.env.BENCH_MEMORY_INTERVAL_MS ? { BENCH_MEMORY_INTERVAL_MS: process.env.BENCH_MEMORY_INTERVAL_MS } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

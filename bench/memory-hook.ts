@@ -1,10 +1,12 @@
 /**
  * Preloaded into the CLI to see where its memory goes over time:
  * `BENCH_MEMORY_SAMPLES=/tmp/samples.jsonl BENCH_CLI_NODE_ARGS="--import ./.build/bench/memory-hook.js"
- * npm run bench -- --size L --scenario memory`. Every 3 s, and at exit, appends a JSON line of
- * `process.memoryUsage()` in MB (rss, heapTotal, heapUsed, external, arrayBuffers).
+ * npm run bench -- --size L --scenario memory`. Every 3 s (BENCH_MEMORY_INTERVAL_MS), and at exit,
+ * appends a JSON line of `process.memoryUsage()` in MB (rss, heapTotal, heapUsed, external,
+ * arrayBuffers) and the young generation's size (newSpace).
  */
 import { appendFileSync } from "node:fs";
+import { getHeapSpaceStatistics } from "node:v8";
 
 const target = process.env.BENCH_MEMORY_SAMPLES;
 if (target) {
@@ -15,9 +17,10 @@ if (target) {
     const line = {
       seconds: Math.round((Date.now() - started) / 1000), rss: mb(usage.rss), heapTotal: mb(usage.heapTotal),
       heapUsed: mb(usage.heapUsed), external: mb(usage.external), arrayBuffers: mb(usage.arrayBuffers),
+      newSpace: mb(getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0),
     };
     appendFileSync(target, `${JSON.stringify(line)}\n`);
   };
-  setInterval(sample, 3000).unref();
+  setInterval(sample, Number(process.env.BENCH_MEMORY_INTERVAL_MS ?? 3000)).unref();
   process.on("exit", sample);
 }
