@@ -7,6 +7,7 @@ import { listFolderNow, readFileNow, watchFolder } from "./filesystem-watch.js";
 import { describeStorageError, StorageReadError } from "./driver.js";
 import { pathOf } from "./layout.js";
 import { mapLimit } from "./map-limit.js";
+import { type NamedBelow, namedBelowVia } from "./named-below.js";
 import { type BatchedStorageFs, pooledStorageFs } from "./pooled-storage-fs.js";
 import { type DirEntry, type FileStats, type StorageFs, describeFsError, isMissing, isPermissionDenied } from "./storage-fs.js";
 import { checkStorageRoot } from "./storage-root.js";
@@ -175,15 +176,12 @@ export class FilesystemDriver implements StorageDriver {
    * `<name>` in every folder of every folder in `dirs` (the blob store's two-hex folders): each folder is
    * listed and its objects stat'ed while the ones before it are consumed. One folder after
    * another, each waiting for its listing and then its stats, left the walk of M's blob store
-   * idle half the time (docs/performance.md, the fifth session).
+   * idle half the time (docs/performance.md, the fifth session). A folder waits packed, and its
+   * objects are made as they are consumed (named-below.ts).
    */
   private async *namedBelowFolders(prefix: string, dirs: string[], name: string): AsyncGenerator<StoredObject> {
-    const load = async (dir: string): Promise<StoredObject[]> => {
-      const folder = `${prefix}${dir}/`;
-      const inside = (await this.readLevel(folder)).dirs.sort((a, b) => compare(`${a}/`, `${b}/`));
-      return this.statFiles(folder, inside.map((sub) => `${sub}/${name}`));
-    };
-    const ahead: Array<Promise<StoredObject[]> | undefined> = [];
+    const load = (dir: string): Promise<NamedBelow> => this.namedBelow(`${prefix}${dir}/`, name);
+    const ahead: Array<Promise<NamedBelow> | undefined> = [];
     const start = (i: number): void => {
       if (i >= dirs.length || ahead[i] !== undefined) return;
       const loading = load(dirs[i]!);
@@ -193,9 +191,26 @@ export class FilesystemDriver implements StorageDriver {
     };
     for (let i = 0; i < dirs.length; i++) {
       for (let j = i; j <= i + FOLDERS_AHEAD; j++) start(j);
-      const objects = await ahead[i]!;
+      const { folders, stats, problems } = await ahead[i]!;
       ahead[i] = undefined;
-      yield* objects;
+      const folder = `${prefix}${dirs[i]!}/`;
+      for (let j = 0; j < folders.length; j++) {
+        const key = `${folder}${folders[j]!}/${name}`;
+        const problem = problems.get(j);
+        if (problem === undefined) yield { key, size: stats[2 * j]!, modifiedMs: stats[2 * j + 1]! };
+        else yield { key, size: 0, modifiedMs: 0, problem: readError(problem).message };
+      }
+    }
+  }
+
+  /** `name` in every subfolder of the folder of `prefix`, stat'ed; none when the folder does not exist. */
+  private async namedBelow(prefix: string, name: string): Promise<NamedBelow> {
+    const path = pathOf(this.root, prefix.slice(0, -1));
+    try {
+      return await (isBatched(this.fs) ? this.fs.statNamedBelow(path, name) : namedBelowVia(this.fs, path, name, this.concurrency));
+    } catch (error) {
+      if (isMissing(error)) return { folders: [], stats: new Float64Array(0), problems: new Map() };
+      throw readError(error);
     }
   }
 

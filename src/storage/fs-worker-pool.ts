@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type FileStats, type DirEntry, type StorageFs, nodeStorageFs } from "./storage-fs.js";
 import { FLAG, fsWorkerMain, OP, type WorkerAnswer, type WorkerBatch } from "./fs-worker.js";
+import { type NamedBelow, namedBelowVia } from "./named-below.js";
 
 /** What one call gave, decoded from the answer: a value, or `{ error: code, message }`. */
 export type WorkerResult =
@@ -21,6 +22,7 @@ export type WorkerResult =
   | { names: string[]; types: string }
   | { size: number; mtimeMs: number; dir: boolean; bytes?: Uint8Array }
   | Uint8Array
+  | NamedBelow
   | true;
 
 /**
@@ -49,6 +51,8 @@ const WORKER_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 };
 const MIN_BATCH = 8;
 /** A batch is split over idle workers only when each part gets at least this many calls. */
 const MIN_SHARE = 32;
+/** What a statNamedBelow call counts as, in calls: it lists a folder and stats its hundreds or thousands of files. */
+const NAMED_BELOW_WEIGHT = 256;
 
 type Pending = { resolve: (result: WorkerResult) => void; reject: (error: unknown) => void };
 type Call = Pending & { kind: number; path: string; arg: number };
@@ -89,13 +93,23 @@ export class FsWorkerPool {
     this.scheduled = false;
     const calls = this.queue;
     this.queue = [];
-    const slots = calls.length >= MIN_BATCH ? this.live() : [];
+    const weights = calls.map((call) => (call.kind === OP.statNamedBelow ? NAMED_BELOW_WEIGHT : 1));
+    const weight = weights.reduce((sum, w) => sum + w, 0);
+    const slots = weight >= MIN_BATCH ? this.live() : [];
     if (slots.length === 0) return void calls.forEach((call) => this.runFallback(call));
     // Idle workers first, then the least busy: a large batch is shared among the idle ones.
     const idle = slots.filter((slot) => slot.inFlight.size === 0);
-    const targets = idle.length > 1 ? idle.slice(0, Math.max(1, Math.floor(calls.length / MIN_SHARE))) : [leastBusy(slots)];
-    const share = Math.ceil(calls.length / targets.length);
-    targets.forEach((slot, i) => this.send(slot, calls.slice(i * share, (i + 1) * share)));
+    const targets = idle.length > 1 ? idle.slice(0, Math.max(1, Math.min(calls.length, Math.floor(weight / MIN_SHARE)))) : [leastBusy(slots)];
+    // Consecutive runs of calls, of about the same weight each.
+    const share = weight / targets.length;
+    let start = 0;
+    let sum = 0;
+    targets.forEach((slot, t) => {
+      let end = start;
+      while (end < calls.length && (t === targets.length - 1 || sum + weights[end]! / 2 <= share * (t + 1))) sum += weights[end++]!;
+      this.send(slot, calls.slice(start, end));
+      start = end;
+    });
   }
 
   private send(slot: Slot, calls: Call[]): void {
@@ -170,6 +184,10 @@ export class FsWorkerPool {
     else if (call.kind === OP.readSmallFile) {
       done(fs.readSmallFile(call.path, call.arg).then(({ stats, bytes }) => ({ ...statsResult(stats), ...(bytes ? { bytes } : {}) })));
     } else if (call.kind === OP.stat) done(fs.stat(call.path).then(statsResult));
+    else if (call.kind === OP.statNamedBelow) {
+      const cut = call.path.lastIndexOf("/*/");
+      done(namedBelowVia(fs, call.path.slice(0, cut), call.path.slice(cut + 3)));
+    }
     else done(fs.probeDir(call.path).then(() => true as const));
   }
 }
@@ -182,6 +200,7 @@ function decode(answer: WorkerAnswer, i: number, kind: number): WorkerResult {
     const cut = text.indexOf("\0");
     return { error: text.slice(0, cut), message: text.slice(cut + 1) };
   }
+  if (kind === OP.statNamedBelow) return namedBelowOf(answer, i);
   const bytes = flags & FLAG.bytes ? Buffer.from(answer.bytes, answer.spans[2 * i]!, answer.spans[2 * i + 1]! - answer.spans[2 * i]!) : undefined;
   if (kind === OP.listDir) {
     const text = answer.texts[i]!;
@@ -192,6 +211,25 @@ function decode(answer: WorkerAnswer, i: number, kind: number): WorkerResult {
   if (kind === OP.probeDir) return true;
   const stats = { size: answer.numbers[3 * i]!, mtimeMs: answer.numbers[3 * i + 1]!, dir: (flags & FLAG.dir) !== 0 };
   return bytes === undefined ? stats : { ...stats, bytes };
+}
+
+function namedBelowOf(answer: WorkerAnswer, i: number): NamedBelow {
+  const text = answer.texts[i]!;
+  const cut = text.indexOf("\0\0");
+  const list = cut < 0 ? text : text.slice(0, cut);
+  const folders = list === "" ? [] : list.split("\0");
+  const stats = new Float64Array(answer.bytes, answer.spans[2 * i]!, 2 * folders.length);
+  const problems = new Map<number, Error>();
+  if (cut >= 0) {
+    const parts = text.slice(cut + 2).split("\0");
+    for (let j = 0; j + 2 < parts.length; j += 3) problems.set(Number(parts[j]), systemError({ error: parts[j + 1]!, message: parts[j + 2]! }));
+  }
+  return { folders, stats, problems };
+}
+
+/** An Error as the system would give it: `code` is what isMissing and describeFsError read. */
+export function systemError(result: { error: string; message: string }): Error {
+  return Object.assign(new Error(result.message), { code: result.error });
 }
 
 function leastBusy(slots: Slot[]): Slot {

@@ -13,8 +13,11 @@
  * its argument and what it defines inside.
  */
 
-/** Op kinds, as the pool sends them. */
-export const OP = { listDir: 0, readFile: 1, readSmallFile: 2, stat: 3, probeDir: 4 } as const;
+/**
+ * Op kinds, as the pool sends them. `statNamedBelow`'s path is `<folder>/*\/<name>`: `<name>` in
+ * every subfolder of `<folder>` (named-below.ts), answered in one go.
+ */
+export const OP = { listDir: 0, readFile: 1, readSmallFile: 2, stat: 3, probeDir: 4, statNamedBelow: 5 } as const;
 
 /** Flags of an answer, per op. */
 export const FLAG = { dir: 1, bytes: 2, error: 4 } as const;
@@ -31,6 +34,9 @@ export interface WorkerBatch {
  * The answer to a batch. Per op `i`: `numbers[3i..3i+2]` are size, mtimeMs and flags;
  * `spans[2i..2i+1]` where its bytes lie in `bytes`; `texts[i]` a listing (names joined by NUL,
  * then NUL and one type letter per name: `d`, `f`, `l`) or an error (code, NUL, message).
+ * statNamedBelow: `texts[i]` the subfolders joined by NUL, then, if some file could not be
+ * stat'ed, two NULs and `index NUL code NUL message` for each, joined by NUL; its bytes (8-byte
+ * aligned) a Float64 size and mtimeMs per subfolder.
  */
 export interface WorkerAnswer {
   id: number;
@@ -55,14 +61,16 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
     const texts = new Array<string>(count).fill("");
     let bytes = new Uint8Array(new ArrayBuffer(64 * 1024));
     let used = 0;
+    const reserve = (room: number): void => {
+      if (bytes.length - used >= room) return;
+      const bigger = new Uint8Array(new ArrayBuffer(Math.max(bytes.length * 2, used + room)));
+      bigger.set(bytes.subarray(0, used));
+      bytes = bigger;
+    };
     // Reads the open file whole at the end of `bytes`; one byte more than fstat said tells a file that grew.
     const readAll = (i: number, fd: number, size: number): void => {
       for (let room = size + 1; ; room *= 2) {
-        if (bytes.length - used < room) {
-          const bigger = new Uint8Array(new ArrayBuffer(Math.max(bytes.length * 2, used + room)));
-          bigger.set(bytes.subarray(0, used));
-          bytes = bigger;
-        }
+        reserve(room);
         const read = fs.readSync(fd, bytes, used, room, 0);
         if (read < room) {
           spans[2 * i] = used;
@@ -72,6 +80,37 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
           return;
         }
       }
+    };
+    const statNamedBelow = (i: number, path: string): void => {
+      const cut = path.lastIndexOf("/*/");
+      const folder = path.slice(0, cut);
+      const name = path.slice(cut + 3);
+      // Dirent's isDirectory is false for a symbolic link: those are not followed.
+      const keys: string[] = [];
+      for (const entry of fs.readdirSync(folder, { withFileTypes: true })) if (entry.isDirectory()) keys.push(`${entry.name}/`);
+      keys.sort();
+      used = Math.ceil(used / 8) * 8;
+      reserve(16 * keys.length);
+      const stats = new Float64Array(bytes.buffer, used, 2 * keys.length);
+      const names: string[] = [];
+      const problems: string[] = [];
+      for (const key of keys) {
+        let found: import("node:fs").Stats | undefined;
+        try {
+          found = fs.statSync(`${folder}/${key}${name}`, { throwIfNoEntry: false });
+          if (found === undefined || found.isDirectory()) continue;
+        } catch (error) {
+          problems.push(`${names.length}\0${codeOf(error)}\0${messageOf(error)}`);
+        }
+        stats[2 * names.length] = found?.size ?? 0;
+        stats[2 * names.length + 1] = found?.mtimeMs ?? 0;
+        names.push(key.slice(0, -1));
+      }
+      spans[2 * i] = used;
+      spans[2 * i + 1] = used + 16 * names.length;
+      used += 16 * names.length;
+      numbers[3 * i + 2] = 2;
+      texts[i] = problems.length === 0 ? names.join("\0") : `${names.join("\0")}\0\0${problems.join("\0")}`;
     };
     const setStats = (i: number, stats: import("node:fs").Stats): void => {
       numbers[3 * i] = stats.size;
@@ -96,15 +135,19 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
         const stats = fs.statSync(path, { throwIfNoEntry: false });
         if (stats !== undefined) setStats(i, stats);
         else fail(i, { code: "ENOENT", message: `ENOENT: no such file or directory, stat '${path}'` });
+      } else if (kind === 5) {
+        statNamedBelow(i, path);
       } else {
         fs.opendirSync(path).closeSync();
       }
     };
+    const codeOf = (error: unknown): string =>
+      typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "EIO";
+    const messageOf = (error: unknown): string =>
+      typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error);
     const fail = (i: number, error: unknown): void => {
-      const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "EIO";
-      const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error);
       numbers[3 * i + 2] = 4;
-      texts[i] = `${code}\0${message}`;
+      texts[i] = `${codeOf(error)}\0${messageOf(error)}`;
     };
     for (let i = 0; i < count; i++) {
       try {

@@ -5,12 +5,15 @@
  * with the system's `code`, so that isMissing and describeFsError read them as before.
  */
 import { OP } from "./fs-worker.js";
-import { FsWorkerPool, type WorkerResult } from "./fs-worker-pool.js";
+import { FsWorkerPool, systemError, type WorkerResult } from "./fs-worker-pool.js";
+import type { NamedBelow } from "./named-below.js";
 import type { DirEntry, FileStats, StorageFs } from "./storage-fs.js";
 
 /** Stats and reads many files with every call in one batch: no bound is needed, the pool is one. */
 export interface BatchedStorageFs extends StorageFs {
   statMany(paths: readonly string[]): Promise<Array<FileStats | Error>>;
+  /** `name` in every subfolder of `folder`, listed and stat'ed by one worker in one call (named-below.ts). */
+  statNamedBelow(folder: string, name: string): Promise<NamedBelow>;
 }
 
 let shared: BatchedStorageFs | undefined;
@@ -37,6 +40,7 @@ export function storageFsOver(pool: FsWorkerPool): BatchedStorageFs {
     stat: async (path) => new Stats((await call(OP.stat, path)) as StatResult),
     probeDir: async (path) => void (await call(OP.probeDir, path)),
     statMany: (paths) => Promise.all(paths.map((path) => pool.call(OP.stat, path).then(statOrError, asError))),
+    statNamedBelow: async (folder, name) => (await call(OP.statNamedBelow, `${folder}/*/${name}`)) as NamedBelow,
   };
 }
 
@@ -89,8 +93,4 @@ function statOrError(result: WorkerResult): FileStats | Error {
 /** A Buffer over the received bytes (Node's own fallback hands over Buffers already). */
 function bufferOf(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function systemError(result: { error: string; message: string }): Error {
-  return Object.assign(new Error(result.message), { code: result.error });
 }

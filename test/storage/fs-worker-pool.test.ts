@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsWorkerPool } from "../../src/storage/fs-worker-pool.js";
+import { namedBelowVia } from "../../src/storage/named-below.js";
 import { storageFsOver } from "../../src/storage/pooled-storage-fs.js";
 import { nodeStorageFs, type StorageFs } from "../../src/storage/storage-fs.js";
 
@@ -19,6 +20,16 @@ beforeAll(async () => {
   for (const size of [0, 10, 16 * 1024, 300 * 1024]) await writeFile(join(dir, `file-${size}`), bytes(size));
   await writeFile(join(dir, "link"), "sha256:abc");
   await utimes(join(dir, "link"), new Date(1_700_000_000_000), new Date(1_700_000_000_000));
+  // A blob store's two-hex folder: names in several orders, an upload without data, a "data"
+  // that is a directory, and a symbolic link that is not followed.
+  const below = join(dir, "below");
+  for (const [sub, size] of [["aa", 3], ["a", 5], ["a-b", 7], ["b", 0]] as const) {
+    await mkdir(join(below, sub), { recursive: true });
+    await writeFile(join(below, sub, "data"), bytes(size));
+  }
+  await mkdir(join(below, "unfinished"));
+  await mkdir(join(below, "odd", "data"), { recursive: true });
+  await symlink(join(below, "aa"), join(below, "linked"));
 });
 
 afterAll(async () => {
@@ -85,5 +96,24 @@ describe("the StorageFs over worker threads", () => {
     const stats = await pooled.statMany(names.map((name) => join(dir, name)));
     expect(stats.slice(0, 40).every((s) => !(s instanceof Error) && s.size === 10)).toBe(true);
     expect(stats[40]).toMatchObject({ code: "ENOENT" });
+  });
+
+  it("stats a file in every subfolder in one call, in key order, like a call per file", async () => {
+    const expected = { folders: ["a-b", "a", "aa", "b"], sizes: [7, 5, 3, 0] };
+    const plain = (named: Awaited<ReturnType<typeof namedBelowVia>>): unknown => ({
+      folders: named.folders, sizes: named.folders.map((_, i) => named.stats[2 * i]), problems: [...named.problems],
+    });
+    const below = join(dir, "below");
+    expect(plain(await namedBelowVia(nodeStorageFs, below, "data"))).toEqual({ ...expected, problems: [] });
+    // Through the workers, and through the fallback of a pool that has none.
+    for (const pool of [new FsWorkerPool(2), new FsWorkerPool(0)]) {
+      const pooled = storageFsOver(pool);
+      const [named, again] = await Promise.all([pooled.statNamedBelow(below, "data"), pooled.statNamedBelow(below, "data")]);
+      expect(plain(named)).toEqual({ ...expected, problems: [] });
+      expect(plain(again)).toEqual(plain(named));
+      expect(named.stats[1]).toBeGreaterThan(0);
+      await expect(pooled.statNamedBelow(join(dir, "missing"), "data")).rejects.toMatchObject({ code: "ENOENT" });
+      await expect(pooled.statNamedBelow(join(dir, "link"), "data")).rejects.toMatchObject({ code: "ENOTDIR" });
+    }
   });
 });

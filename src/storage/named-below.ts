@@ -1,0 +1,49 @@
+/**
+ * One file of the same name in every subfolder of a folder, stat'ed: `blobs/sha256/<2 hex>/*\/data`
+ * (thousands of blobs a folder on a large registry) and `_manifests/revisions/sha256/*\/link`.
+ * Held packed (the folder names and a Float64Array of sizes and times) rather than as an object
+ * with a key per file: the blob walk reads folders ahead, and what it holds ahead outlived the
+ * young generation, so the dry run of L peaked in that walk at ~400 MB (docs/performance.md).
+ */
+import { mapLimit } from "./map-limit.js";
+import { isMissing, type StorageFs } from "./storage-fs.js";
+
+export interface NamedBelow {
+  /** The subfolders whose file exists (or could not be stat'ed), in key order (`name/`). */
+  folders: string[];
+  /** Size and mtimeMs of folder i's file at 2i and 2i + 1 (0 for a problem). */
+  stats: Float64Array;
+  /** Why folder i's file could not be stat'ed, by i. */
+  problems: Map<number, Error>;
+}
+
+/**
+ * The subfolder names of `entries`, symbolic links left out, in the order of `name/` (plain code
+ * units: `a-b/` before `a/`), which is the order of the keys below them.
+ */
+export function subfoldersInKeyOrder(entries: ReadonlyArray<{ name: string; isDirectory(): boolean; isSymbolicLink(): boolean }>): string[] {
+  const keys: string[] = [];
+  for (const entry of entries) if (entry.isDirectory() && !entry.isSymbolicLink()) keys.push(`${entry.name}/`);
+  return keys.sort().map((key) => key.slice(0, -1));
+}
+
+/**
+ * The same through any StorageFs, a call per file. A missing file (an upload that never
+ * finished) and a directory of that name are left out; a folder that cannot be listed rejects.
+ */
+export async function namedBelowVia(fs: StorageFs, folder: string, name: string, concurrency = 32): Promise<NamedBelow> {
+  const subfolders = subfoldersInKeyOrder(await fs.listDir(folder));
+  const stats = await mapLimit(subfolders, concurrency, (sub) =>
+    fs.stat(`${folder}/${sub}/${name}`).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+  const result: NamedBelow = { folders: [], stats: new Float64Array(2 * subfolders.length), problems: new Map() };
+  stats.forEach((stat, i) => {
+    if (stat instanceof Error ? isMissing(stat) : stat.isDirectory()) return;
+    const at = result.folders.push(subfolders[i]!) - 1;
+    if (stat instanceof Error) result.problems.set(at, stat);
+    else {
+      result.stats[2 * at] = stat.size;
+      result.stats[2 * at + 1] = stat.mtimeMs;
+    }
+  });
+  return result;
+}
