@@ -21,10 +21,14 @@ export async function* listBlobs(
 ): AsyncGenerator<{ digest: Digest; size: number }> {
   try {
     for await (const object of driver.listObjects(BLOBS_PREFIX, BLOB_DATA_SHAPE)) {
-      // `<alg>/<2 hex>/<hex>/data`; a folder without data is an upload that never finished.
-      const [algorithm = "", folder, hex = "", file, ...deeper] = object.key.slice(BLOBS_PREFIX.length).split("/");
-      if (file !== "data" || deeper.length > 0 || folder !== hex.slice(0, 2)) continue;
-      const digest = digestFromParts(algorithm, hex);
+      // `<alg>/<2 hex>/<hex>/data`; a folder without data is an upload that never finished. Cut
+      // by position, not split: millions of blobs pass here.
+      const key = object.key;
+      const folder = key.indexOf("/", BLOBS_PREFIX.length) + 1;
+      const hexAt = folder === 0 ? -1 : key.indexOf("/", folder) + 1;
+      const file = hexAt <= 0 ? -1 : key.indexOf("/", hexAt) + 1;
+      if (file <= 0 || key.length - file !== 4 || !key.endsWith("data") || key.slice(folder, hexAt - 1) !== key.slice(hexAt, hexAt + 2)) continue;
+      const digest = digestFromParts(key.slice(BLOBS_PREFIX.length, folder - 1), key.slice(hexAt, file - 1));
       if (!digest) continue;
       if (object.problem === undefined) yield { digest, size: object.size };
       else onWarning({ path: driver.describe(object.key), message: object.problem });
