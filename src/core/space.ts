@@ -10,7 +10,9 @@
 import type { Digest } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
 import { recordSegment, RepositoryShares, type RepositorySpace } from "./repository-space.js";
-import { contains, distinct, distinctInPlace, indexOf } from "./sorted-keys.js";
+import { KeyList } from "./key-list.js";
+import { ReleasedKeys } from "./released-keys.js";
+import { contains, distinct, distinctInPlace } from "./sorted-keys.js";
 import type { Revision } from "./types.js";
 
 /** The blobs a manifest makes garbage collection keep: itself, its children, config and layers. */
@@ -95,12 +97,12 @@ export class SpaceLedger {
     const shares = RepositoryShares.take(this.marked.view(), this.segments, options.repositories ?? []);
     if (!shares.isEmpty) shares.settle(this.marked.view().sort());
     const marked = distinctInPlace(this.marked.view());
-    const released = distinctInPlace(this.released.view().slice());
+    const released = new ReleasedKeys(this.released, this.repositories.map((repository) => repository.start));
+    // What each entry of `repositories` frees.
+    const freedBytes = new Float64Array(this.repositories.length);
     const before = totals();
     const freedByRun = totals();
     const alreadyUnreferenced = totals();
-    const freedKeys = new KeyList();
-    const freedSizes = new KeyList();
     for await (const { digest, size } of blobsOnDisk) {
       add(before, size);
       const key = blobKey(digest);
@@ -108,10 +110,8 @@ export class SpaceLedger {
         if (!shares.isEmpty) shares.add(key, size);
         continue;
       }
-      if (contains(released, key)) {
+      if (released.find(key, (repository) => (freedBytes[repository] = freedBytes[repository]! + size))) {
         add(freedByRun, size);
-        freedKeys.push(key);
-        freedSizes.push(size);
       } else {
         add(alreadyUnreferenced, size);
       }
@@ -120,60 +120,16 @@ export class SpaceLedger {
       blobs: before.blobs - freedByRun.blobs - alreadyUnreferenced.blobs,
       bytes: before.bytes - freedByRun.bytes - alreadyUnreferenced.bytes,
     };
-    const freed = byKey(freedKeys.view(), freedSizes.view());
-    const topRepositories = this.topRepositories(freed, options.top ?? 10);
+    const topRepositories = this.topRepositories(freedBytes, options.top ?? 10);
     return { space: { before, after, freedByRun, alreadyUnreferenced, topRepositories }, repositories: shares.rows() };
   }
 
-  /** Credits each repository with the size of every freed blob it released. */
-  private topRepositories(freed: { keys: Float64Array; sizes: Float64Array }, top: number): SpaceEstimate["topRepositories"] {
-    const released = this.released.view();
-    const rows = this.repositories.map((repository, i) => {
-      const end = this.repositories[i + 1]?.start ?? released.length;
-      let bytes = 0;
-      for (let j = repository.start; j < end; j++) {
-        const at = indexOf(freed.keys, released[j]!);
-        if (at >= 0) bytes += freed.sizes[at]!;
-      }
-      return { name: repository.name, bytes, manifests: repository.manifests };
-    });
+  /** The repositories that free the most, from what each entry of `repositories` frees. */
+  private topRepositories(freedBytes: Float64Array, top: number): SpaceEstimate["topRepositories"] {
+    const rows = this.repositories.map((repository, i) => ({ name: repository.name, bytes: freedBytes[i]!, manifests: repository.manifests }));
     rows.sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
     return rows.slice(0, top);
   }
-}
-
-/**
- * The freed blobs with their sizes, ordered by key. The storage lists blobs in digest order, which
- * is key order, so this is usually a check; a heap array for the sort is made only when needed.
- */
-function byKey(keys: Float64Array, sizes: Float64Array): { keys: Float64Array; sizes: Float64Array } {
-  let ascending = true;
-  for (let i = 1; i < keys.length && ascending; i++) ascending = keys[i - 1]! <= keys[i]!;
-  if (ascending) return { keys, sizes };
-  const order = Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => keys[a]! - keys[b]!);
-  return { keys: Float64Array.from(order, (i) => keys[i]!), sizes: Float64Array.from(order, (i) => sizes[i]!) };
-}
-
-/** A growable list of keys (or sizes). */
-class KeyList {
-  private data = new Float64Array(1024);
-  length = 0;
-
-  push(key: number): void {
-    if (this.length === this.data.length) this.data = grow(this.data);
-    this.data[this.length++] = key;
-  }
-
-  view(): Float64Array {
-    return this.data.subarray(0, this.length);
-  }
-}
-
-/** By half again, not double: the ledger's lists are its largest part, and the last growth mostly sits empty. */
-function grow(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const bigger = new Float64Array(Math.ceil(array.length * 1.5));
-  bigger.set(array);
-  return bigger;
 }
 
 function totals(): BlobTotals {

@@ -78,4 +78,26 @@ describe("SpaceLedger", () => {
     expect(estimate.freedByRun).toEqual({ blobs: 0, bytes: 0 });
     expect(estimate.topRepositories).toEqual([]);
   });
+
+  it("keeps its count over lists longer than one of its chunks (65,536 keys)", async () => {
+    const ledger = new SpaceLedger();
+    const labels = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+    // Three repositories whose released keys straddle the chunk boundaries, and marks past one.
+    const big = labels("big", 70_000);
+    const small = labels("small", 100);
+    const third = labels("third", 70_000);
+    ledger.keep(keys(...labels("kept", 66_000)));
+    ledger.release(repo("a/big"), 1, keys(...big));
+    ledger.release(repo("a/small"), 1, keys(...small));
+    ledger.release(repo("a/third"), 1, keys(...third.slice(1)));
+    const onDisk: Array<[string, number]> = [...big, ...small, ...third, ...labels("kept", 66_000)].map((label) => [label, 2]);
+    const estimate = await ledger.estimate(blobs(onDisk));
+    expect(estimate.freedByRun).toEqual({ blobs: 140_099, bytes: 280_198 });
+    expect(estimate.alreadyUnreferenced).toEqual({ blobs: 1, bytes: 2 });
+    expect(estimate.topRepositories).toEqual([
+      { name: "a/big", bytes: 140_000, manifests: 1 },
+      { name: "a/third", bytes: 139_998, manifests: 1 },
+      { name: "a/small", bytes: 200, manifests: 1 },
+    ]);
+  });
 });
