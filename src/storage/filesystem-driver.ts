@@ -191,11 +191,13 @@ export class FilesystemDriver implements StorageDriver {
     };
     for (let i = 0; i < dirs.length; i++) {
       for (let j = i; j <= i + FOLDERS_AHEAD; j++) start(j);
-      const { folders, stats, problems } = await ahead[i]!;
+      const { count, names, stats, problems } = await ahead[i]!;
       ahead[i] = undefined;
       const folder = `${prefix}${dirs[i]!}/`;
-      for (let j = 0; j < folders.length; j++) {
-        const key = `${folder}${folders[j]!}/${name}`;
+      for (let j = 0, at = 0; j < count; j++) {
+        const end = j === count - 1 ? names.length : names.indexOf(0, at);
+        const key = `${folder}${names.toString("utf8", at, end)}/${name}`;
+        at = end + 1;
         const problem = problems.get(j);
         if (problem === undefined) yield { key, size: stats[2 * j]!, modifiedMs: stats[2 * j + 1]! };
         else yield { key, size: 0, modifiedMs: 0, problem: readError(problem).message };
@@ -209,7 +211,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       return await (isBatched(this.fs) ? this.fs.statNamedBelow(path, name) : namedBelowVia(this.fs, path, name, this.concurrency));
     } catch (error) {
-      if (isMissing(error)) return { folders: [], stats: new Float64Array(0), problems: new Map() };
+      if (isMissing(error)) return { count: 0, names: Buffer.alloc(0), stats: new Float64Array(0), problems: new Map() };
       throw readError(error);
     }
   }

@@ -214,17 +214,16 @@ function decode(answer: WorkerAnswer, i: number, kind: number): WorkerResult {
 }
 
 function namedBelowOf(answer: WorkerAnswer, i: number): NamedBelow {
-  const text = answer.texts[i]!;
-  const cut = text.indexOf("\0\0");
-  const list = cut < 0 ? text : text.slice(0, cut);
-  const folders = list === "" ? [] : list.split("\0");
-  const stats = new Float64Array(answer.bytes, answer.spans[2 * i]!, 2 * folders.length);
+  const count = answer.numbers[3 * i]!;
+  const start = answer.spans[2 * i]!;
+  const stats = new Float64Array(answer.bytes, start, 2 * count);
+  const names = Buffer.from(answer.bytes, start + 16 * count, answer.spans[2 * i + 1]! - start - 16 * count);
   const problems = new Map<number, Error>();
-  if (cut >= 0) {
-    const parts = text.slice(cut + 2).split("\0");
+  if (answer.texts[i] !== "") {
+    const parts = answer.texts[i]!.split("\0");
     for (let j = 0; j + 2 < parts.length; j += 3) problems.set(Number(parts[j]), systemError({ error: parts[j + 1]!, message: parts[j + 2]! }));
   }
-  return { folders, stats, problems };
+  return { count, names, stats, problems };
 }
 
 /** An Error as the system would give it: `code` is what isMissing and describeFsError read. */

@@ -34,9 +34,10 @@ export interface WorkerBatch {
  * The answer to a batch. Per op `i`: `numbers[3i..3i+2]` are size, mtimeMs and flags;
  * `spans[2i..2i+1]` where its bytes lie in `bytes`; `texts[i]` a listing (names joined by NUL,
  * then NUL and one type letter per name: `d`, `f`, `l`) or an error (code, NUL, message).
- * statNamedBelow: `texts[i]` the subfolders joined by NUL, then, if some file could not be
- * stat'ed, two NULs and `index NUL code NUL message` for each, joined by NUL; its bytes (8-byte
- * aligned) a Float64 size and mtimeMs per subfolder.
+ * statNamedBelow: `numbers[3i]` how many subfolders; its bytes (8-byte aligned) a Float64 size
+ * and mtimeMs per subfolder, then their names in UTF-8 joined by NUL (bytes, not a string: a
+ * string that large is allocated straight into the main thread's old generation); `texts[i]`
+ * `index NUL code NUL message` for each file that could not be stat'ed, joined by NUL.
  */
 export interface WorkerAnswer {
   id: number;
@@ -107,10 +108,15 @@ export function fsWorkerMain(load: (module: string) => unknown): void {
         names.push(key.slice(0, -1));
       }
       spans[2 * i] = used;
-      spans[2 * i + 1] = used + 16 * names.length;
       used += 16 * names.length;
+      const joined = Buffer.from(names.join("\0"));
+      reserve(joined.length);
+      bytes.set(joined, used);
+      used += joined.length;
+      spans[2 * i + 1] = used;
+      numbers[3 * i] = names.length;
       numbers[3 * i + 2] = 2;
-      texts[i] = problems.length === 0 ? names.join("\0") : `${names.join("\0")}\0\0${problems.join("\0")}`;
+      texts[i] = problems.join("\0");
     };
     const setStats = (i: number, stats: import("node:fs").Stats): void => {
       numbers[3 * i] = stats.size;
