@@ -27,7 +27,7 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     if (warning.unread) report.unreadDirectories = (report.unreadDirectories ?? 0) + 1;
     run.warn(warning);
   };
-  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? 8, async (name) => {
+  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? deps.storage.repositoriesAtOnce ?? 8, async (name) => {
     if (!repositoryIncluded(run.policy, name)) return keepOutside(run, name);
     // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
     const scannedAt = deps.now();

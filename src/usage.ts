@@ -14,7 +14,7 @@ import type { GitLabApi } from "./gitlab/ports.js";
 import type { StorageReader } from "./storage/storage-reader.js";
 
 export interface UsageDependencies {
-  storage: Pick<StorageReader, "listRepositories" | "readRepository" | "listBlobs">;
+  storage: Pick<StorageReader, "listRepositories" | "readRepository" | "listBlobs" | "repositoriesAtOnce">;
   /**
    * Checks that must pass before anything is read (storage root, metadata database). The report
    * deletes nothing, so a provisional pass (a lone filesystem-in-use lockfile) stands.
@@ -65,7 +65,7 @@ export async function runUsage(
   const policy = gracePolicy(options.minAgeMs);
   let repositories = 0;
   let manifests = 0;
-  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? 8, async (name) => {
+  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? deps.storage.repositoriesAtOnce ?? 8, async (name) => {
     const [snapshot, project] = await Promise.all([deps.storage.readRepository(name), deps.projectOf?.(name)]);
     const plan = planRepository(snapshot, { now: deps.now(), policy });
     plan.warnings.forEach(warn);

@@ -45,3 +45,28 @@ describe("scanAndPlan with --repository filters", () => {
     expect(report.space?.alreadyUnreferenced).toEqual({ blobs: 0, bytes: 0 });
   });
 });
+
+describe("scanAndPlan's repositories at once", () => {
+  it("reads as many at once as the storage asks: 4 on a filesystem, whose reads run in worker threads", async () => {
+    for (let i = 0; i < 12; i++) await tree.push(`group/app${i}`, await manifest(`config ${i}`, [`layer ${i}`]));
+    const storage = new FilesystemStorageReader(tree.root);
+    expect(storage.repositoriesAtOnce).toBe(4);
+    let reading = 0;
+    let most = 0;
+    const readRepository = storage.readRepository.bind(storage);
+    storage.readRepository = async (name) => {
+      most = Math.max(most, ++reading);
+      try {
+        return await readRepository(name);
+      } finally {
+        reading--;
+      }
+    };
+    const report = await runCleanup(
+      { storage, tokens: grantAll, registry, preflight: async () => {}, now: Date.now, runId: "t" },
+      { dryRun: true, minAgeMs: 0, concurrency: 2, policy: gracePolicy(0) },
+    );
+    expect(report.repositories).toBe(12);
+    expect(most).toBe(4);
+  });
+});

@@ -77,6 +77,11 @@ export interface StorageDriver {
   /** How a key is named in warnings and errors: its file path, or its `s3://` URL. */
   describe(key: string): string;
   /**
+   * How many repositories a scan should read at once here, when the driver knows better than
+   * the default of 8 (which keeps an object store's round trips overlapped).
+   */
+  readonly repositoriesAtOnce?: number;
+  /**
    * Whole-root checks before anything is read: the root exists and can be read, and it holds
    * `docker/registry/v2/repositories`. Throws a UsageError that says what to do.
    */

@@ -36,6 +36,14 @@ const STAT_SLICE = 512;
  */
 const FOLDERS_AHEAD = 2;
 
+/**
+ * Repositories a scan reads at once. The worker threads run every read of a turn, so more in
+ * flight no longer makes the disk busier; it only holds more of the scan alive in the heap.
+ * Measured with the dry run: L peaked at 280 MB with 4 against 307-364 MB with 8, in the same
+ * time (43 s); M warm took 4.5 s with either, cold 0.38x of the synchronous walk with 4.
+ */
+const REPOSITORIES_AT_ONCE = 4;
+
 /** One directory read: its files (stat'ed) and its subdirectories, each sorted by name. */
 interface Level {
   files: StoredObject[];
@@ -45,6 +53,7 @@ interface Level {
 /** A registry storage root on a local (or mounted) filesystem. */
 export class FilesystemDriver implements StorageDriver {
   readonly location: string;
+  readonly repositoriesAtOnce = REPOSITORIES_AT_ONCE;
   private readonly fs: StorageFs;
   private readonly concurrency: number;
 

@@ -35,6 +35,7 @@ export interface RegistryStorageOptions {
  */
 export class RegistryStorage implements StorageReader {
   readonly location: string;
+  readonly repositoriesAtOnce?: number;
   private readonly context: ReadContext;
 
   constructor(
@@ -42,6 +43,7 @@ export class RegistryStorage implements StorageReader {
     options: RegistryStorageOptions = {},
   ) {
     this.location = driver.location;
+    if (driver.repositoriesAtOnce !== undefined) this.repositoriesAtOnce = driver.repositoriesAtOnce;
     this.context = { driver, concurrency: Math.max(1, Math.floor(options.concurrency ?? DEFAULT_READ_CONCURRENCY)) };
   }
 

@@ -15,6 +15,8 @@ export interface RevisionStats {
 export interface StorageReader {
   /** Where the storage is, for messages: a folder such as /var/opt/gitlab/gitlab-rails/shared/registry, or s3://bucket/prefix. */
   readonly location: string;
+  /** How many repositories a scan should read at once (StorageDriver.repositoriesAtOnce); 8 when unset. */
+  readonly repositoriesAtOnce?: number;
   /**
    * Every repository (a directory holding `_manifests`), in sorted order, streamed as found.
    * Directories whose path breaks the name grammar are reported through `onWarning` and skipped.
