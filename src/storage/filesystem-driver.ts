@@ -3,13 +3,12 @@
  * (what distribution's `filesystem` driver writes). Read-only, through storage-fs.ts.
  */
 import type { Listing, StorageDriver, StorageWatch, StoredContent, StoredObject } from "./driver.js";
+import { compare, FolderReads, type Level, readError } from "./filesystem-folders.js";
 import { listFolderNow, readFileNow, watchFolder } from "./filesystem-watch.js";
-import { describeStorageError, StorageReadError } from "./driver.js";
 import { pathOf } from "./layout.js";
-import { mapLimit } from "./map-limit.js";
-import { type NamedBelow, namedBelowVia } from "./named-below.js";
-import { type BatchedStorageFs, pooledStorageFs } from "./pooled-storage-fs.js";
-import { type DirEntry, type FileStats, type StorageFs, describeFsError, isMissing, isPermissionDenied } from "./storage-fs.js";
+import type { NamedBelow } from "./named-below.js";
+import { pooledStorageFs } from "./pooled-storage-fs.js";
+import { isMissing, type StorageFs } from "./storage-fs.js";
 import { checkStorageRoot } from "./storage-root.js";
 
 /** Options of {@link FilesystemDriver}. */
@@ -45,18 +44,13 @@ const FOLDERS_AHEAD = 2;
  */
 const REPOSITORIES_AT_ONCE = 4;
 
-/** One directory read: its files (stat'ed) and its subdirectories, each sorted by name. */
-interface Level {
-  files: StoredObject[];
-  dirs: string[];
-}
-
 /** A registry storage root on a local (or mounted) filesystem. */
 export class FilesystemDriver implements StorageDriver {
   readonly location: string;
   readonly repositoriesAtOnce = REPOSITORIES_AT_ONCE;
   private readonly fs: StorageFs;
   private readonly concurrency: number;
+  private readonly folders: FolderReads;
 
   constructor(
     readonly root: string,
@@ -65,6 +59,7 @@ export class FilesystemDriver implements StorageDriver {
     this.location = root;
     this.fs = options.fs ?? pooledStorageFs();
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 32));
+    this.folders = new FolderReads(root, this.fs, this.concurrency);
   }
 
   describe(key: string): string {
@@ -88,7 +83,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async list(prefix: string): Promise<Listing> {
-    const entries = await this.readDir(prefix);
+    const entries = await this.folders.readDir(prefix);
     const listing: Listing = { prefixes: [], objects: [], others: [] };
     const files: string[] = [];
     for (const entry of entries) {
@@ -97,7 +92,7 @@ export class FilesystemDriver implements StorageDriver {
       else files.push(entry.name);
     }
     listing.prefixes.sort(compare);
-    listing.objects = await this.statFiles(prefix, files.sort(compare));
+    listing.objects = await this.folders.statFiles(prefix, files.sort(compare));
     return listing;
   }
 
@@ -107,7 +102,7 @@ export class FilesystemDriver implements StorageDriver {
    * revision link or blob costs one stat, not a listing of its folder and a stat.
    */
   async *listObjects(prefix: string, shape?: readonly string[]): AsyncGenerator<StoredObject> {
-    if (shape === undefined || shape.length === 0) yield* this.walk(prefix, await this.readLevel(prefix));
+    if (shape === undefined || shape.length === 0) yield* this.walk(prefix, await this.folders.readLevel(prefix));
     else yield* this.walkShape(prefix, shape);
   }
 
@@ -124,14 +119,8 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async stat(key: string): Promise<StoredObject | undefined> {
-    try {
-      const stats = await this.fs.stat(pathOf(this.root, key));
-      return stats.isDirectory() ? undefined : { key, size: stats.size, modifiedMs: stats.mtimeMs };
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw readError(error);
-    }
+  stat(key: string): Promise<StoredObject | undefined> {
+    return this.folders.stat(key);
   }
 
   private async *walk(prefix: string, level: Level): AsyncGenerator<StoredObject> {
@@ -140,7 +129,7 @@ export class FilesystemDriver implements StorageDriver {
     const ahead: Array<Promise<Level> | undefined> = [];
     const start = (i: number): void => {
       if (i >= level.dirs.length || ahead[i] !== undefined) return;
-      const read = this.readLevel(`${prefix}${level.dirs[i]!}/`);
+      const read = this.folders.readLevel(`${prefix}${level.dirs[i]!}/`);
       // Observed here so that a failure ahead of a walk that already stopped is no unhandled rejection.
       read.catch(() => undefined);
       ahead[i] = read;
@@ -162,18 +151,18 @@ export class FilesystemDriver implements StorageDriver {
   private async *walkShape(prefix: string, shape: readonly string[]): AsyncGenerator<StoredObject> {
     const [part, ...rest] = shape as [string, ...string[]];
     if (rest.length === 0) {
-      if (part === "*") yield* (await this.readLevel(prefix)).files;
-      else yield* await this.statFiles(prefix, [part]);
+      if (part === "*") yield* (await this.folders.readLevel(prefix)).files;
+      else yield* await this.folders.statFiles(prefix, [part]);
       return;
     }
     if (part !== "*") return yield* this.walkShape(`${prefix}${part}/`, rest);
     // Every key below has the same depth: folders in the order of `name/`, which is key order.
-    const dirs = (await this.readLevel(prefix)).dirs.sort((a, b) => compare(`${a}/`, `${b}/`));
+    const dirs = (await this.folders.readLevel(prefix)).dirs.sort((a, b) => compare(`${a}/`, `${b}/`));
     const [next, ...deeper] = rest as [string, ...string[]];
     if (deeper.length === 0 && next !== "*") {
       // The folders just above the named objects: stat them a slice at a time, in order.
       for (let start = 0; start < dirs.length; start += STAT_SLICE) {
-        yield* await this.statFiles(prefix, dirs.slice(start, start + STAT_SLICE).map((dir) => `${dir}/${next}`));
+        yield* await this.folders.statFiles(prefix, dirs.slice(start, start + STAT_SLICE).map((dir) => `${dir}/${next}`));
       }
       return;
     }
@@ -190,7 +179,7 @@ export class FilesystemDriver implements StorageDriver {
    * objects are made as they are consumed (named-below.ts).
    */
   private async *namedBelowFolders(prefix: string, dirs: string[], name: string): AsyncGenerator<StoredObject> {
-    const load = (dir: string): Promise<NamedBelow> => this.namedBelow(`${prefix}${dir}/`, name);
+    const load = (dir: string): Promise<NamedBelow> => this.folders.namedBelow(`${prefix}${dir}/`, name);
     const ahead: Array<Promise<NamedBelow> | undefined> = [];
     const start = (i: number): void => {
       if (i >= dirs.length || ahead[i] !== undefined) return;
@@ -215,79 +204,5 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  /** `name` in every subfolder of the folder of `prefix`, stat'ed; none when the folder does not exist. */
-  private async namedBelow(prefix: string, name: string): Promise<NamedBelow> {
-    const path = pathOf(this.root, prefix.slice(0, -1));
-    try {
-      return await (isBatched(this.fs) ? this.fs.statNamedBelow(path, name) : namedBelowVia(this.fs, path, name, this.concurrency));
-    } catch (error) {
-      if (isMissing(error)) return { count: 0, names: Buffer.alloc(0), stats: new Float64Array(0), problems: new Map() };
-      throw readError(error);
-    }
-  }
-
-  /** A directory's files with their stats and its subdirectories; symbolic links are not followed. */
-  private async readLevel(prefix: string): Promise<Level> {
-    const dirs: string[] = [];
-    const files: string[] = [];
-    for (const entry of await this.readDir(prefix)) {
-      if (entry.isSymbolicLink()) continue;
-      (entry.isDirectory() ? dirs : files).push(entry.name);
-    }
-    return { dirs: dirs.sort(compare), files: await this.statFiles(prefix, files.sort(compare)) };
-  }
-
-  /** Stats the files of a listing; one that cannot be stat'ed is listed with its problem. */
-  private async statFiles(prefix: string, names: string[]): Promise<StoredObject[]> {
-    if (isBatched(this.fs)) return this.statBatch(prefix, names);
-    const stats = await mapLimit(names, this.concurrency, async (name): Promise<StoredObject | undefined> => {
-      const key = `${prefix}${name}`;
-      try {
-        return await this.stat(key);
-      } catch (error) {
-        return { key, size: 0, modifiedMs: 0, problem: describeStorageError(error) };
-      }
-    });
-    return stats.filter((stat) => stat !== undefined);
-  }
-
-  /** statFiles in one batch: a whole folder of revision links or a slice of blobs, one message. */
-  private async statBatch(prefix: string, names: string[]): Promise<StoredObject[]> {
-    const fs = this.fs as BatchedStorageFs;
-    const stats = await fs.statMany(names.map((name) => pathOf(this.root, `${prefix}${name}`)));
-    const objects: StoredObject[] = [];
-    stats.forEach((stat: FileStats | Error, i) => {
-      const key = `${prefix}${names[i]!}`;
-      if (!(stat instanceof Error)) {
-        if (!stat.isDirectory()) objects.push({ key, size: stat.size, modifiedMs: stat.mtimeMs });
-      } else if (!isMissing(stat)) {
-        objects.push({ key, size: 0, modifiedMs: 0, problem: readError(stat).message });
-      }
-    });
-    return objects;
-  }
-
-  /** The entries of the directory of `prefix`; none when it does not exist. */
-  private async readDir(prefix: string): Promise<DirEntry[]> {
-    const path = prefix === "" ? this.root : pathOf(this.root, prefix.slice(0, -1));
-    try {
-      return await this.fs.listDir(path);
-    } catch (error) {
-      if (isMissing(error)) return [];
-      throw readError(error);
-    }
-  }
 }
 
-function isBatched(fs: StorageFs): fs is BatchedStorageFs {
-  return "statMany" in fs;
-}
-
-function readError(error: unknown): StorageReadError {
-  return new StorageReadError(describeFsError(error), isPermissionDenied(error), { cause: error });
-}
-
-/** Plain code-unit order, the order S3 lists keys in. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
