@@ -80,7 +80,8 @@ export class SpaceLedger {
   /**
    * Classifies every blob on disk. `top` limits the repository list. The ledger's last call: it
    * sorts the keys it holds in place rather than copy them (a million manifests hold millions).
-   * Blobs are expected in digest order (as the storage lists them); others are sorted here.
+   * Blobs are expected in digest order (as the storage lists them); others are counted the same,
+   * more slowly (released-keys.ts).
    */
   async estimate(blobsOnDisk: AsyncIterable<{ digest: Digest; size: number }>, top = 10): Promise<SpaceEstimate> {
     return (await this.measure(blobsOnDisk, { top })).space;

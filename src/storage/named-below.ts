@@ -28,7 +28,7 @@ export interface NamedBelow {
  * The subfolder names of `entries`, symbolic links left out, in the order of `name/` (plain code
  * units: `a-b/` before `a/`), which is the order of the keys below them.
  */
-export function subfoldersInKeyOrder(entries: ReadonlyArray<{ name: string; isDirectory(): boolean; isSymbolicLink(): boolean }>): string[] {
+function subfoldersInKeyOrder(entries: ReadonlyArray<{ name: string; isDirectory(): boolean; isSymbolicLink(): boolean }>): string[] {
   const keys: string[] = [];
   for (const entry of entries) if (entry.isDirectory() && !entry.isSymbolicLink()) keys.push(`${entry.name}/`);
   return keys.sort().map((key) => key.slice(0, -1));
@@ -43,15 +43,16 @@ export async function namedBelowVia(fs: StorageFs, folder: string, name: string,
   const stats = await mapLimit(subfolders, concurrency, (sub) =>
     fs.stat(`${folder}/${sub}/${name}`).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
   const folders: string[] = [];
-  const result: NamedBelow = { count: 0, names: Buffer.alloc(0), stats: new Float64Array(2 * subfolders.length), problems: new Map() };
+  const sizesAndTimes = new Float64Array(2 * subfolders.length);
+  const problems = new Map<number, Error>();
   stats.forEach((stat, i) => {
     if (stat instanceof Error ? isMissing(stat) : stat.isDirectory()) return;
     const at = folders.push(subfolders[i]!) - 1;
-    if (stat instanceof Error) result.problems.set(at, stat);
+    if (stat instanceof Error) problems.set(at, stat);
     else {
-      result.stats[2 * at] = stat.size;
-      result.stats[2 * at + 1] = stat.mtimeMs;
+      sizesAndTimes[2 * at] = stat.size;
+      sizesAndTimes[2 * at + 1] = stat.mtimeMs;
     }
   });
-  return { ...result, count: folders.length, names: Buffer.from(folders.join("\0")) };
+  return { count: folders.length, names: Buffer.from(folders.join("\0")), stats: sizesAndTimes, problems };
 }
