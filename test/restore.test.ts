@@ -157,6 +157,39 @@ describe("runRestore with tag records", () => {
     expect(report.tagOutcomes.restored).toBe(2);
   });
 
+  it("restores the tags of one manifest one after another, those of different manifests together", async () => {
+    // A PUT by tag rewrites the manifest's revision link in place: a GET of another tag on the
+    // same manifest meanwhile gets the registry's 500. This registry fails the same way.
+    class Racy extends FakeRegistry {
+      readonly busy = new Map<Digest, number>();
+      most = 0;
+      private async during<T>(digest: Digest, work: () => Promise<T>): Promise<T> {
+        const now = (this.busy.get(digest) ?? 0) + 1;
+        this.busy.set(digest, now);
+        this.most = Math.max(this.most, [...this.busy.values()].filter((n) => n > 0).length);
+        if (now > 1) throw new RegistryError({ operation: "checking tag", status: 500, code: "UNKNOWN", message: "500 UNKNOWN: unknown error" });
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return await work();
+        } finally {
+          this.busy.set(digest, this.busy.get(digest)! - 1);
+        }
+      }
+      override async tagDigest(name: RepositoryName, tag: string) {
+        const journaled = [amd64, arm64].find((e) => tag.startsWith(e === amd64 ? "amd" : "arm"))!;
+        return this.during(journaled.digest, () => super.tagDigest(name, tag));
+      }
+      override async putTag(name: RepositoryName, tag: string, digest: Digest, manifest: FetchedManifest) {
+        return this.during(digest, () => super.putTag(name, tag, digest, manifest));
+      }
+    }
+    const registry = new Racy();
+    const tags = ["amd-1", "amd-2", "amd-3", "arm-1", "arm-2"].map((tag) => tagged(tag.startsWith("amd") ? amd64 : arm64, tag));
+    const { report } = await restore([...tags, amd64, arm64], registry);
+    expect(report.tagOutcomes).toEqual({ restored: 5, "would-restore": 0, "already-present": 0, skipped: 0, failed: 0 });
+    expect(registry.most).toBe(2);
+  });
+
   it("leaves a tag pushed again since alone, and reports one already on its manifest", async () => {
     const registry = new FakeRegistry();
     registry.tags.set(`${REPO}:v1`, other.digest);
