@@ -13,6 +13,7 @@ import type { RunPolicy } from "../core/policy.js";
 import type { ManifestOutcome } from "../core/report.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { Revision } from "../core/types.js";
+import type { ChangeWatch } from "../storage/change-watch.js";
 import type { StorageReader } from "../storage/storage-reader.js";
 
 /** What the last plan of a repository said, and what the disk looked like when it was made. */
@@ -28,6 +29,11 @@ export interface Watch {
   keptNow: Map<Digest, string>;
   /** Re-plans made after the first, for the report and the benchmark. */
   replans: number;
+  /**
+   * The change watch's mark taken right before the read that found the repository as this plan
+   * has it (see `refresh`); undefined when the next batch must read again.
+   */
+  quietMark?: number | undefined;
 }
 
 /** The verdict on a candidate the latest plan no longer deletes. */
@@ -120,14 +126,36 @@ export function verdictOf(watch: Watch, digest: Digest): Recheck | undefined {
 /**
  * Right before a batch: re-lists revision directories and re-reads the tags, and plans again if
  * either changed. Returns the watch to use for the batch (the same object when nothing changed).
+ * With `changes` (a storage that watches), the read is skipped while the watch saw nothing change
+ * since the last read began: that read would find the same.
  */
-export async function refresh(watch: Watch, ctx: RecheckContext): Promise<Watch> {
+export async function refresh(watch: Watch, ctx: RecheckContext, changes?: ChangeWatch): Promise<Watch> {
+  if (changes && watch.quietMark !== undefined) {
+    // What the kernel reported before this point is delivered first.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (changes.quietSince(watch.quietMark)) return watch;
+  }
+  const mark = changes?.mark();
   const revisions = ctx.storage.listRevisionDigests ? await ctx.storage.listRevisionDigests(watch.name) : undefined;
   const { tags, unreadableTags } = await ctx.storage.readTags(watch.name);
   const appeared = revisions !== undefined && revisions.some((digest) => !watch.revisions?.has(digest));
-  if (!appeared && unreadableTags.length === 0 && sameTags(tags, watch.tags)) return watch;
+  if (!appeared && unreadableTags.length === 0 && sameTags(tags, watch.tags)) {
+    watch.quietMark = quietMarkOf(mark, changes, tags);
+    return watch;
+  }
+  // Changed: the next batch reads again (with every tag watched by then) before it may skip.
+  changes?.watchTags(tags.keys());
   const fresh = await replan(watch.name, watch.since, ctx);
   return { ...fresh, replans: watch.replans + 1 };
+}
+
+/**
+ * The mark that lets the next batch skip its read: none when a tag just read was not watched
+ * before the read (it may have moved during it, unseen).
+ */
+function quietMarkOf(mark: number | undefined, changes: ChangeWatch | undefined, tags: Map<string, Digest>): number | undefined {
+  if (mark === undefined || !changes) return undefined;
+  return changes.watchTags(tags.keys()) ? undefined : mark;
 }
 
 function sameTags(a: Map<string, Digest>, b: Map<string, Digest>): boolean {

@@ -12,6 +12,7 @@ import { blobDataKey, revisionLinkKey, revisionsPrefix } from "./layout.js";
 import { type ReadContext, readRevisions, REVISION_LINK_SHAPE } from "./revisions.js";
 import type { RevisionStats, StorageReader } from "./storage-reader.js";
 import { readTagState, tagWarnings } from "./tags.js";
+import { type ChangeWatch, watchChanges } from "./change-watch.js";
 import { type RepositoryWatch, watchRepository } from "./push-watch.js";
 import { walkRepositories } from "./walk.js";
 
@@ -68,6 +69,11 @@ export class RegistryStorage implements StorageReader {
   /** A watch for pushes, where the driver can watch (a filesystem). */
   watchRepository(name: RepositoryName, now: () => number): RepositoryWatch | undefined {
     return watchRepository(this.driver, name, now);
+  }
+
+  /** A watch of the tags and revision folders, where the driver can watch (a filesystem). */
+  watchChanges(name: RepositoryName, tags: Iterable<string>): ChangeWatch | undefined {
+    return watchChanges(this.driver, name, tags);
   }
 
   /** The tags as they are now; an unlistable tags directory yields an unreadable tag `*`. */

@@ -2,6 +2,7 @@
 import type { Digest } from "../core/digest.js";
 import type { RepositoryName } from "../core/repository-name.js";
 import type { RepositorySnapshot, Revision, StorageWarning, TagState } from "../core/types.js";
+import type { ChangeWatch } from "./change-watch.js";
 import type { RepositoryWatch } from "./push-watch.js";
 
 /** What {@link StorageReader.statRevisions} finds: revision directories, and the live links' mtimes. */
@@ -47,6 +48,12 @@ export interface StorageReader {
    * Optional, and undefined from a storage that cannot tell (object storage).
    */
   watchRepository?(name: RepositoryName, now: () => number): RepositoryWatch | undefined;
+  /**
+   * Starts watching the repository's tags (these, and any that appear) and revision folders, so
+   * that a re-check between batches can tell nothing changed without reading (change-watch.ts).
+   * Optional, and undefined from a storage that cannot tell.
+   */
+  watchChanges?(name: RepositoryName, tags: Iterable<string>): ChangeWatch | undefined;
   /** Every blob in the blob store with its size (what garbage collection sweeps), in digest order. */
   listBlobs(onWarning: (warning: StorageWarning) => void): AsyncIterable<{ digest: Digest; size: number }>;
 }

@@ -7,19 +7,21 @@ import { describe, expect, it } from "vitest";
 import type { Digest } from "../../src/core/digest.js";
 import type { RepositorySnapshot } from "../../src/core/types.js";
 import { refresh, replan, repositoryStamp, resume, verdictOf } from "../../src/execute/recheck.js";
+import type { ChangeWatch } from "../../src/storage/change-watch.js";
 import type { StorageReader } from "../../src/storage/storage-reader.js";
 import { image, index, NOW, repoName, snapshot } from "../helpers/plan-builders.js";
 
 /** A storage whose repository is whatever `current` holds; counts full reads. */
 class FakeStorage {
   reads = 0;
+  tagReads = 0;
   constructor(public current: RepositorySnapshot, public dirs: Digest[] = current.revisions.map((r) => r.digest)) {}
 
   asReader(withListing = true): StorageReader {
     const reader = {
       root: "/fake",
       readRepository: async () => (this.reads++, this.current),
-      readTags: async () => ({ tags: this.current.tags, unreadableTags: this.current.unreadableTags }),
+      readTags: async () => (this.tagReads++, { tags: this.current.tags, unreadableTags: this.current.unreadableTags }),
       ...(withListing ? {
         listRevisionDigests: async () => this.dirs,
         statRevisions: async () => ({ directories: this.dirs, links: this.current.revisions.map(({ digest, linkedAt }) => ({ digest, linkedAt })) }),
@@ -34,6 +36,28 @@ const arm64 = image("arm64");
 const tagged = image("app");
 const name = repoName();
 const SCAN = NOW - 60_000;
+
+/** A change watch a test drives: `change()` is an event, `blind` a folder it could not watch. */
+class ScriptedChanges implements ChangeWatch {
+  events = 0;
+  blind = false;
+  readonly watched = new Set<string>();
+  change(): void {
+    this.events++;
+  }
+  mark(): number {
+    return this.events;
+  }
+  quietSince(mark: number): boolean {
+    return !this.blind && this.events === mark;
+  }
+  watchTags(tags: Iterable<string>): boolean {
+    let added = false;
+    for (const tag of tags) if (!this.watched.has(tag)) (added = true), this.watched.add(tag);
+    return added;
+  }
+  close(): void {}
+}
 
 function context(storage: FakeStorage, withListing = true) {
   return { storage: storage.asReader(withListing), now: () => NOW, policy: gracePolicy(0) };
@@ -137,6 +161,57 @@ describe("re-check between batches", () => {
       const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
       await resume(name, scanned(storage.current), context(storage, false));
       expect(storage.reads).toBe(1);
+    });
+  });
+
+  describe("with a change watch", () => {
+    async function started() {
+      const storage = new FakeStorage(snapshot({ revisions: [tagged, amd64, arm64], tags: { latest: tagged } }));
+      const changes = new ScriptedChanges();
+      changes.watchTags(["latest"]);
+      const watch = await replan(name, SCAN, context(storage));
+      return { storage, changes, watch };
+    }
+
+    it("reads before the first batch, then not again while the watch saw nothing", async () => {
+      const { storage, changes, watch } = await started();
+      expect(await refresh(watch, context(storage), changes)).toBe(watch);
+      expect(storage.tagReads).toBe(1);
+      for (let batch = 0; batch < 3; batch++) expect(await refresh(watch, context(storage), changes)).toBe(watch);
+      expect(storage.tagReads).toBe(1);
+    });
+
+    it("reads again after a change, and plans again when the read shows one", async () => {
+      const { storage, changes, watch } = await started();
+      await refresh(watch, context(storage), changes);
+      const multi = index("multi", [amd64, arm64], { ageMs: 1_000 });
+      storage.current = snapshot({ revisions: [tagged, amd64, arm64, multi], tags: { latest: tagged, multi } });
+      changes.change();
+      const fresh = await refresh(watch, context(storage), changes);
+      expect(storage.tagReads).toBe(2);
+      expect(verdictOf(fresh, amd64.digest)?.kind).toBe("kept-on-recheck");
+      // The new tag was not watched during that read: the next batch reads once more before trusting the watch.
+      expect(changes.watched.has("multi")).toBe(true);
+      const next = await refresh(fresh, context(storage), changes);
+      expect(storage.tagReads).toBe(3);
+      await refresh(next, context(storage), changes);
+      expect(storage.tagReads).toBe(3);
+    });
+
+    it("reads before every batch while part of the repository is not watched", async () => {
+      const { storage, changes, watch } = await started();
+      changes.blind = true;
+      for (let batch = 0; batch < 3; batch++) await refresh(watch, context(storage), changes);
+      expect(storage.tagReads).toBe(3);
+    });
+
+    it("reads again after a read that found a tag unreadable", async () => {
+      const { storage, changes, watch } = await started();
+      storage.current = { ...storage.current, unreadableTags: [{ tag: "x", path: "x", problem: "empty" }] };
+      const fresh = await refresh(watch, context(storage), changes);
+      storage.current = { ...storage.current, unreadableTags: [] };
+      await refresh(fresh, context(storage), changes);
+      expect(storage.tagReads).toBe(2);
     });
   });
 });
