@@ -13,6 +13,14 @@
 import type { StorageDriver, StorageWatch } from "./driver.js";
 import { REPOSITORIES_PREFIX, revisionsPrefix, tagsPrefix } from "./layout.js";
 
+/**
+ * More tags than this are not watched one by one: the repository is read before every batch, as
+ * without a watch. It bounds what the watches of the repositories in flight take of the system's
+ * limit (fs.inotify.max_user_watches, 8,192 on older kernels), which the push watch
+ * (push-watch.ts) needs for the revision links of each batch.
+ */
+export const MAX_WATCHED_TAGS = 256;
+
 /** The watch of one repository's tags and revision folders. */
 export interface ChangeWatch {
   /** Taken right before a read of the repository: what `quietSince` compares with. */
@@ -28,10 +36,11 @@ export interface ChangeWatch {
   close(): void;
 }
 
-/** Starts watching repository `name` and its `tags`; undefined when the driver cannot watch. */
+/** Starts watching repository `name` and its `tags`; undefined when the driver cannot watch, or for too many tags. */
 export function watchChanges(driver: StorageDriver, name: string, tags: Iterable<string>): ChangeWatch | undefined {
-  if (!driver.watch || !driver.listNow) return undefined;
-  return new DriverChangeWatch(driver, name, tags);
+  const list = [...tags];
+  if (!driver.watch || !driver.listNow || list.length > MAX_WATCHED_TAGS) return undefined;
+  return new DriverChangeWatch(driver, name, list);
 }
 
 class DriverChangeWatch implements ChangeWatch {
@@ -67,6 +76,11 @@ class DriverChangeWatch implements ChangeWatch {
 
   watchTags(tags: Iterable<string>): boolean {
     const wanted = new Set(tags);
+    if (wanted.size > MAX_WATCHED_TAGS) {
+      this.close();
+      this.blind = true;
+      return true;
+    }
     for (const [tag, watch] of this.tags) {
       if (wanted.has(tag)) continue;
       watch.close();

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { watchChanges, type ChangeWatch } from "../../src/storage/change-watch.js";
+import { MAX_WATCHED_TAGS, watchChanges, type ChangeWatch } from "../../src/storage/change-watch.js";
 import { FilesystemDriver } from "../../src/storage/filesystem-driver.js";
 import { fakeDigest } from "../helpers/plan-builders.js";
 
@@ -125,6 +125,15 @@ describe("watchChanges on a filesystem", () => {
   it("is never quiet when the revision folders cannot be watched", async () => {
     await rm(join(manifests, "revisions"), { recursive: true });
     const changes = start([]);
+    expect(changes.quietSince(changes.mark())).toBe(false);
+  });
+
+  it("watches no more tags than its limit, and is never quiet past it", async () => {
+    await pushTag("latest", tagged);
+    const many = Array.from({ length: MAX_WATCHED_TAGS + 1 }, (_, i) => `t${i}`);
+    expect(watchChanges(new FilesystemDriver(root), REPO, many)).toBeUndefined();
+    const changes = start(["latest"]);
+    expect(changes.watchTags(["latest", ...many])).toBe(true);
     expect(changes.quietSince(changes.mark())).toBe(false);
   });
 });
