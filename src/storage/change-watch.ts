@@ -36,10 +36,14 @@ export interface ChangeWatch {
   close(): void;
 }
 
-/** Starts watching repository `name` and its `tags`; undefined when the driver cannot watch, or for too many tags. */
+/**
+ * Starts watching repository `name` and its `tags`; undefined when the driver cannot watch, or
+ * cannot see other hosts' writes, or for too many tags.
+ */
 export function watchChanges(driver: StorageDriver, name: string, tags: Iterable<string>): ChangeWatch | undefined {
   const list = [...tags];
-  if (!driver.watch || !driver.listNow || list.length > MAX_WATCHED_TAGS) return undefined;
+  // On NFS and the like, other hosts' pushes would go unseen: there the repository is read before every batch.
+  if (!driver.watch || !driver.listNow || driver.watchSeesEveryWrite !== true || list.length > MAX_WATCHED_TAGS) return undefined;
   return new DriverChangeWatch(driver, name, list);
 }
 

@@ -115,6 +115,11 @@ export interface StorageDriver {
    */
   watch?(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch;
   /**
+   * Whether `watch` sees every writer's changes: true on a local filesystem, false where other
+   * hosts may write too (NFS and other network filesystems: inotify sees this host's writes only).
+   */
+  readonly watchSeesEveryWrite?: boolean;
+  /**
    * Synchronous looks, for a watch's callback that must read before anything else runs (a tag
    * the registry is about to remove): the bytes of an object, or the names directly below a
    * prefix; undefined when absent or unreadable. Only where a read is cheap enough to block on.

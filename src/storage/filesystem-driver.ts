@@ -4,7 +4,7 @@
  */
 import type { Listing, StorageDriver, StorageWatch, StoredContent, StoredObject } from "./driver.js";
 import { compare, FolderReads, type Level, readError } from "./filesystem-folders.js";
-import { listFolderNow, readFileNow, watchFolder } from "./filesystem-watch.js";
+import { listFolderNow, readFileNow, watchFolder, watchSeesEveryWrite } from "./filesystem-watch.js";
 import { pathOf } from "./layout.js";
 import type { NamedBelow } from "./named-below.js";
 import { pooledStorageFs } from "./pooled-storage-fs.js";
@@ -68,6 +68,12 @@ export class FilesystemDriver implements StorageDriver {
 
   watch(prefix: string, onChange: (name: string, change: "written" | "renamed") => void): StorageWatch {
     return watchFolder(pathOf(this.root, prefix.replace(/\/$/, "")), onChange);
+  }
+
+  private everyWriteSeen: boolean | undefined;
+
+  get watchSeesEveryWrite(): boolean {
+    return (this.everyWriteSeen ??= watchSeesEveryWrite(this.root));
   }
 
   readNow(key: string, maxBytes: number): Buffer | undefined {

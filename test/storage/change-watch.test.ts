@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_WATCHED_TAGS, watchChanges, type ChangeWatch } from "../../src/storage/change-watch.js";
 import { FilesystemDriver } from "../../src/storage/filesystem-driver.js";
+import { isLocalFilesystem } from "../../src/storage/filesystem-watch.js";
 import { fakeDigest } from "../helpers/plan-builders.js";
 
 const REPO = "group/project";
@@ -135,5 +136,18 @@ describe("watchChanges on a filesystem", () => {
     const changes = start(["latest"]);
     expect(changes.watchTags(["latest", ...many])).toBe(true);
     expect(changes.quietSince(changes.mark())).toBe(false);
+  });
+
+  it("is not started where other hosts may write (NFS: inotify sees this host's writes only)", () => {
+    class NetworkDriver extends FilesystemDriver {
+      override get watchSeesEveryWrite(): boolean {
+        return false;
+      }
+    }
+    expect(new FilesystemDriver(root).watchSeesEveryWrite).toBe(true);
+    expect(watchChanges(new NetworkDriver(root), REPO, [])).toBeUndefined();
+    expect(isLocalFilesystem(0xef53)).toBe(true); // ext4
+    expect(isLocalFilesystem(0x6969)).toBe(false); // NFS
+    expect(isLocalFilesystem(0xff534d42)).toBe(false); // CIFS
   });
 });
