@@ -35,6 +35,13 @@ export interface TokenProvider {
    */
   tokenFor(name: RepositoryName, options?: { refresh?: boolean }): Promise<string>;
   /**
+   * Whether the token for `name` will grant the key actions, asked ahead of need: names wait
+   * until a full request's worth of them does (or until `authorize` or `tokenFor` asks for
+   * anything), so that asking ahead never costs more `/jwt/auth` requests than asking for all of
+   * them at once. Optional.
+   */
+  authorizeAhead?(name: RepositoryName): Promise<boolean>;
+  /**
    * Whether GitLab treats the credentials' user as an instance administrator: it grants the
    * `registry:catalog:*` scope to administrators only, password or token alike (GITLAB.md §1).
    * One token request. Absent in providers that cannot tell (the answer is then unknown).

@@ -92,6 +92,10 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
   readonly #cache = new Map<RepositoryName, IssuedToken>();
   readonly #inflight = new Map<RepositoryName, Promise<IssuedToken>>();
   #queue: Waiter[] = [];
+  /** Waiters asked for ahead of need (authorizeAhead): sent a full request at a time. */
+  #ahead: Waiter[] = [];
+  #flushScheduled = false;
+  #flushing = false;
   #requestCount = 0;
   /** Length of a token without access entries (learned from verifyCredentials), and what each entry adds. */
   #baseTokenBytes = 0;
@@ -140,6 +144,7 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
    * granted: `delete` (the default), `push` (restore), `pull`, or `push` and `delete` both.
    */
   async authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>> {
+    this.#releaseAhead();
     const unique = [...new Set(names)];
     const issued = await Promise.all(unique.map((name) => this.#tokenEntry(name)));
     const actions = keyActions(this.#actions);
@@ -160,9 +165,33 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
     return (await this.#tokenEntry(name)).token;
   }
 
+  async authorizeAhead(name: RepositoryName): Promise<boolean> {
+    const cached = this.#cache.get(name);
+    const inflight = this.#inflight.get(name);
+    const entry = cached && this.#now() < cached.renewAt ? cached : inflight ? await inflight : await this.#enqueueAhead(name);
+    return grants(entry, name, keyActions(this.#actions));
+  }
+
+  #enqueueAhead(name: RepositoryName): Promise<IssuedToken> {
+    const promise = new Promise<IssuedToken>((resolve, reject) => this.#ahead.push({ name, resolve, reject }));
+    this.#track(name, promise);
+    // Only whole requests go out (see #flush); the remainder with the next authorize or tokenFor.
+    this.#scheduleFlush();
+    return promise;
+  }
+
+  /** Everything asked ahead goes out now, with what is asked for next. */
+  #releaseAhead(): void {
+    if (this.#ahead.length === 0) return;
+    this.#queue.push(...this.#ahead.splice(0));
+    this.#scheduleFlush();
+  }
+
   #tokenEntry(name: RepositoryName): Promise<IssuedToken> {
     const cached = this.#cache.get(name);
     if (cached && this.#now() < cached.renewAt) return Promise.resolve(cached);
+    // A token needed now: what waits ahead (perhaps this very name) goes out with it.
+    this.#releaseAhead();
     // Anything in flight was requested after the cached token was issued, so it is fresher.
     const inflight = this.#inflight.get(name);
     if (inflight) return inflight;
@@ -177,31 +206,51 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
 
   #enqueue(name: RepositoryName): Promise<IssuedToken> {
     const promise = new Promise<IssuedToken>((resolve, reject) => this.#queue.push({ name, resolve, reject }));
+    this.#track(name, promise);
+    this.#scheduleFlush();
+    return promise;
+  }
+
+  #track(name: RepositoryName, promise: Promise<IssuedToken>): void {
     this.#inflight.set(name, promise);
     const forget = () => {
       if (this.#inflight.get(name) === promise) this.#inflight.delete(name);
     };
     promise.then(forget, forget);
-    // Wait for the rest of this event-loop turn so that a burst of requests shares one batch.
-    if (this.#queue.length === 1) setImmediate(() => void this.#flush());
-    return promise;
   }
 
+  /** At the end of this event-loop turn, so that a burst of requests shares one batch. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /**
+   * Sends what waits, one batch at a time: GitLab answers fast, each token tells how big the
+   * next batch may be, and a refusal must stop the remaining batches. Names asked ahead go only
+   * in whole batches, so that asking ahead never adds a request.
+   */
   async #flush(): Promise<void> {
-    let waiting = this.#queue;
-    this.#queue = [];
-    // One batch at a time: GitLab answers fast, each token tells how big the next batch may be,
-    // and a refusal must stop the remaining batches.
-    while (waiting.length > 0) {
-      const size = this.#batchSize(waiting);
-      const batch = waiting.slice(0, size);
-      waiting = waiting.slice(size);
-      try {
-        const issued = await this.#fetch(batch.map((waiter) => waiter.name));
-        for (const waiter of batch) waiter.resolve(issued);
-      } catch (error) {
-        for (const waiter of batch) waiter.reject(error);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (;;) {
+        const from = this.#queue.length > 0 ? this.#queue : this.#batchSize(this.#ahead) < this.#ahead.length ? this.#ahead : undefined;
+        if (!from) return;
+        const batch = from.splice(0, this.#batchSize(from));
+        try {
+          const issued = await this.#fetch(batch.map((waiter) => waiter.name));
+          for (const waiter of batch) waiter.resolve(issued);
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+        }
       }
+    } finally {
+      this.#flushing = false;
     }
   }
 

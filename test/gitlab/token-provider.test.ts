@@ -187,6 +187,44 @@ describe("requests", () => {
     for (const request of injector.requests) expect(request.query.length).toBeLessThanOrEqual(500);
   });
 
+  it("asked ahead, sends only full requests, and the rest with the next authorize: no more requests than at once", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => repo(`group/project-${i}`));
+    const atOnce = provider({ maxTokenBytes: 1500 });
+    await atOnce.verifyCredentials();
+    await atOnce.authorize(names);
+    const requestsAtOnce = injector.requests.length;
+    injector.requests.length = 0;
+
+    const ahead = provider({ maxTokenBytes: 1500 });
+    await ahead.verifyCredentials();
+    const granted: Array<Promise<boolean>> = [];
+    // One name per turn, as a scan plans repositories.
+    for (const name of names.slice(0, 30)) {
+      granted.push(ahead.authorizeAhead(name));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const sentAhead = injector.requests.length - 1;
+    expect(sentAhead).toBeGreaterThan(0);
+    // Each a full request (the first sized by a guess, as with authorize): none for the last few names yet.
+    expect(injector.requests.slice(1).flatMap((r) => r.url.searchParams.getAll("scope")).length).toBeLessThan(30);
+    const access = await ahead.authorize(names);
+    expect(await Promise.all(granted)).toEqual(names.slice(0, 30).map(() => true));
+    expect([...access.values()].every(Boolean)).toBe(true);
+    expect(injector.requests.length).toBeLessThanOrEqual(requestsAtOnce);
+    expect(injector.requests.flatMap((r) => r.url.searchParams.getAll("scope"))).toHaveLength(40);
+  });
+
+  it("asked ahead, a name waits no longer than until a token is needed now", async () => {
+    const tokens = provider();
+    const ahead = tokens.authorizeAhead(repo("group/waiting"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(injector.requests).toHaveLength(0);
+    await tokens.tokenFor(repo("group/needed-now"));
+    expect(await ahead).toBe(true);
+    expect(injector.requests).toHaveLength(1);
+    expect(injector.requests[0]!.url.searchParams.getAll("scope")).toHaveLength(2);
+  });
+
   it("reads from the token which repositories may be deleted in", async () => {
     const names = [repo("group/app"), repo("group/readonly-app"), repo("gone/orphan/image")];
     const access = await provider().authorize([...names, names[0]!]);
