@@ -23,6 +23,7 @@ import { measuredOrphans, orphanOf } from "./orphans.js";
 import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-repositories.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
+import { TagListsAhead } from "./execute/tags-ahead.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
 import { JournalWriteError, type JournalWriter } from "./execute/journal.js";
 import type { ManifestWriter } from "./execute/repair.js";
@@ -127,6 +128,8 @@ export interface Run {
   /** The repositories refused as orphans, measured with the space estimate. */
   orphans: OrphanRepository[];
   warn: (warning: StorageWarning) => void;
+  /** A dry run's cross-checks, asked for as the scan plans each repository (execute/tags-ahead.ts). */
+  tagsAhead?: TagListsAhead;
 }
 
 /** Runs a cleanup (or a dry run) and reports what happened. Throws CleanupError subclasses. */
@@ -150,6 +153,7 @@ export async function runCleanup(
   const run: Run = {
     deps, options, events, report, signal, ledger: new SpaceLedger(), policy: withProjectRules(policy), gone: new Map(), blobs: new Map(),
     tagCounts: [], warn, projectWarnings: new Set(), orphans: [],
+    ...(options.dryRun ? tagListsAhead(deps, options.concurrency) : {}),
   };
   const preflight = await deps.preflight();
   await deps.tokens.verifyCredentials();
@@ -174,6 +178,13 @@ export async function runCleanup(
     report.interrupted = signal.aborted;
   }
   return report;
+}
+
+/** Where the tokens can be asked for ahead without more `/jwt/auth` requests. */
+function tagListsAhead(deps: CleanupDependencies, concurrency: number): { tagsAhead?: TagListsAhead } {
+  const { tokens } = deps;
+  if (!tokens.authorizeAhead) return {};
+  return { tagsAhead: new TagListsAhead({ authorizeAhead: (name) => tokens.authorizeAhead!(name) }, deps.registry, concurrency) };
 }
 
 /**
@@ -266,6 +277,7 @@ async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
     firstDelete: new FirstDeleteCheck(deps.storage),
     ...(journal ? { journal } : {}),
     emitRepair, ...(deps.manifestWriter ? { writer: deps.manifestWriter } : {}), warn: run.warn,
+    ...(run.tagsAhead ? { tagsAhead: run.tagsAhead } : {}),
   };
   // Repairs still running after their repository's last DELETE; each settles its repository when done.
   const aftercare: Array<Promise<void>> = [];

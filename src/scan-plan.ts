@@ -46,6 +46,7 @@ export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
     events.planned?.(plan);
     events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
     if (isWork) {
+      run.tagsAhead?.add(name);
       run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
       const candidates = CandidateList.from(plan.candidates);
       const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;

@@ -21,10 +21,14 @@ export interface CrossCheckContext {
  * The live registry must list exactly the tags the storage holds: otherwise -p is probably not
  * this registry's storage, and deleting what the disk calls untagged could remove live images.
  */
-export async function crossCheck(name: RepositoryName, tagsOnDisk: readonly string[], ctx: CrossCheckContext): Promise<Pick<SkippedRepository, "reason" | "detail"> | undefined> {
+export async function crossCheck(
+  name: RepositoryName, tagsOnDisk: readonly string[], ctx: CrossCheckContext,
+  /** The registry's tags, where they were asked for ahead (a dry run: tags-ahead.ts); else listed now. */
+  listed?: Promise<string[]>,
+): Promise<Pick<SkippedRepository, "reason" | "detail"> | undefined> {
   let live: string[];
   try {
-    live = await ctx.registry.listTags(name);
+    live = await (listed ?? ctx.registry.listTags(name));
   } catch (error) {
     if (error instanceof DeletesDisabledError) throw error;
     if (!(tagsOnDisk.length === 0 && isUnknownName(error))) {

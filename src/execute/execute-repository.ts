@@ -19,6 +19,7 @@ import { JournalWriteError, type JournalWriter } from "./journal.js";
 import { forEachBounded, type Semaphore } from "./pool.js";
 import { deleteTags, outcomeOf } from "./delete-tags.js";
 import { crossCheck } from "./cross-check.js";
+import type { TagListsAhead } from "./tags-ahead.js";
 import { refresh, replan, resume, verdictOf, type Watch } from "./recheck.js";
 import { type ManifestWriter, RepositoryRepair } from "./repair.js";
 
@@ -77,6 +78,8 @@ export interface ExecuteContext {
   afterwards?: (done: Promise<void>) => void;
   /** Warnings found while deleting (a repository that cannot be watched for pushes). */
   warn?: (warning: StorageWarning) => void;
+  /** A dry run's tag lists, asked for during the scan: its cross-checks take them from here. */
+  tagsAhead?: TagListsAhead;
 }
 
 /**
@@ -154,7 +157,10 @@ function repairOf(name: RepositoryName, watch: Watch, ctx: ExecuteContext): Repo
 }
 
 async function dryRun(work: RepositoryWork, ctx: ExecuteContext): Promise<SkippedRepository | undefined> {
-  const mismatch = await crossCheck(work.name, work.tags, ctx);
+  // Tag lists asked for ahead are mostly in already: without a turn of the event loop between
+  // repositories, every repository's lines would be made before any was written.
+  await new Promise((resolve) => setImmediate(resolve));
+  const mismatch = await crossCheck(work.name, work.tags, ctx, ctx.tagsAhead?.take(work.name));
   if (mismatch) return { name: work.name, candidates: work.candidates.length, bytes: work.bytes, ...mismatch };
   const { tags, replanned } = await unprotectedTags(work, ctx);
   for (const tag of tags) ctx.emitTag(outcomeOf(work.name, tag, { kind: "would-delete" }));

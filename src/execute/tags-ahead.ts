@@ -1,0 +1,44 @@
+/**
+ * A dry run's cross-checks (cross-check.ts), asked for while the scan goes on. The registry spends
+ * about a millisecond of CPU on each tag list, and a dry run of 1,000 repositories waited about a
+ * second for them after the scan (docs/performance.md); asked for as each repository is planned,
+ * they are answered beside the scan. Tokens are asked for ahead too, a full `/jwt/auth` request
+ * at a time, so there are no more requests than without this. A real run never asks ahead: its
+ * cross-check must come right before its deletes.
+ */
+import type { RepositoryName } from "../core/repository-name.js";
+import type { TokenProvider } from "../gitlab/ports.js";
+import type { RegistryApi } from "../registry/ports.js";
+import { Semaphore } from "./pool.js";
+
+export class TagListsAhead {
+  private readonly lists = new Map<RepositoryName, Promise<string[] | undefined>>();
+  private readonly slots: Semaphore;
+
+  constructor(
+    private readonly tokens: Required<Pick<TokenProvider, "authorizeAhead">>,
+    private readonly registry: Pick<RegistryApi, "listTags">,
+    /** Tag lists in flight at most. */
+    concurrency: number,
+  ) {
+    this.slots = new Semaphore(concurrency);
+  }
+
+  /** A repository the dry run will cross-check: its tags are listed once its token is granted. */
+  add(name: RepositoryName): void {
+    const list = this.tokens.authorizeAhead(name).then((granted) => (granted ? this.slots.use(() => this.registry.listTags(name)) : undefined));
+    // Taken (and its failure judged) by the cross-check; one never taken is no unhandled rejection.
+    list.catch(() => undefined);
+    this.lists.set(name, list);
+  }
+
+  /**
+   * The registry's tags of `name` as listed ahead, failing as `listTags` would; listed now when
+   * it was not asked ahead or its token did not grant the cleanup's actions then.
+   */
+  take(name: RepositoryName): Promise<string[]> {
+    const list = this.lists.get(name);
+    this.lists.delete(name);
+    return list ? list.then((tags) => tags ?? this.registry.listTags(name)) : this.registry.listTags(name);
+  }
+}
