@@ -26,7 +26,10 @@ export class TagListsAhead {
 
   /** A repository the dry run will cross-check: its tags are listed once its token is granted. */
   add(name: RepositoryName): void {
-    const list = this.tokens.authorizeAhead(name).then((granted) => (granted ? this.slots.use(() => this.registry.listTags(name)) : undefined));
+    // A token that could not be had ahead (GitLab busy, say) is asked for again when needed: the
+    // cross-check then lists the tags itself, and a failure is the registry's, not an old one of GitLab's.
+    const granted = this.tokens.authorizeAhead(name).catch(() => false);
+    const list = granted.then((ok) => (ok ? this.slots.use(() => this.registry.listTags(name)) : undefined));
     // Taken (and its failure judged) by the cross-check; one never taken is no unhandled rejection.
     list.catch(() => undefined);
     this.lists.set(name, list);

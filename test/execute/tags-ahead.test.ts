@@ -69,4 +69,14 @@ describe("TagListsAhead", () => {
     await tick();
     await expect(ahead.take(broken)).rejects.toBe(failure);
   });
+
+  it("lists at the cross-check when the token could not be had ahead", async () => {
+    const app = repoName("group/app");
+    const registry = new FakeRegistry(new Map([[app, ["v1"]]]));
+    const ahead = new TagListsAhead({ authorizeAhead: async () => Promise.reject(new Error("GitLab answered 503")) }, registry, 4);
+    ahead.add(app);
+    await tick();
+    expect(await ahead.take(app)).toEqual(["v1"]);
+    expect(registry.calls).toEqual([app]);
+  });
 });
