@@ -6,7 +6,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
@@ -41,6 +40,7 @@ import { renderSummary } from "./render.js";
 import { confirmQuestion } from "./repository-render.js";
 import { askToConfirm, isInteractive, processCredentialInputs } from "./terminal.js";
 import { connect, onSignals, type Connection } from "./wiring.js";
+import { writeWhole } from "./write-whole.js";
 
 const VERSION = packageVersion();
 /** The output of the running command, so main() can render its errors in the same mode. */
@@ -78,7 +78,7 @@ async function cleanupCommand(typed: RawOptions, fromCommandLine: (key: string) 
       tags: { outcomes: output.tagOutcomes, kept: output.keptTags },
     });
     if (options.json) output.json(document);
-    if (options.output) await writeFile(options.output, JSON.stringify(document, null, 2) + "\n", { mode: 0o600 });
+    if (options.output) await writeWhole(options.output, JSON.stringify(document, null, 2) + "\n");
   }
   if (failure !== undefined) throw failure;
   process.exitCode = exitCode;
