@@ -82,6 +82,11 @@ export interface StorageDriver {
    */
   readonly repositoriesAtOnce?: number;
   /**
+   * How many reads one repository's scan should have in flight here, when the driver knows
+   * better than the reader's default of 32 (RegistryStorageOptions.concurrency).
+   */
+  readonly readsAtOnce?: number;
+  /**
    * Whole-root checks before anything is read: the root exists and can be read, and it holds
    * `docker/registry/v2/repositories`. Throws a UsageError that says what to do.
    */

@@ -44,10 +44,22 @@ const FOLDERS_AHEAD = 2;
  */
 const REPOSITORIES_AT_ONCE = 4;
 
+/**
+ * Reads a repository's scan issues at once through the worker pool: all of M's ~100 manifests
+ * of a repository in one turn, so one message. The pool runs a turn's calls one after another in
+ * its threads, so this bounds no disk queue, only how many calls a message carries; each message
+ * costs the main thread ~140 µs here (a --cpu-prof of the dry run of M). With 32, the dry run of
+ * M sent 4,795 messages; with 256, 2,315, and took 2.58x of the synchronous walk instead of 2.70x,
+ * CPU 4.8 s instead of 5.3 s, peak RSS 158 MB instead of 182 MB. Only over the pool: through
+ * libuv each read in flight holds a file open.
+ */
+const POOLED_READS_AT_ONCE = 256;
+
 /** A registry storage root on a local (or mounted) filesystem. */
 export class FilesystemDriver implements StorageDriver {
   readonly location: string;
   readonly repositoriesAtOnce = REPOSITORIES_AT_ONCE;
+  readonly readsAtOnce?: number;
   private readonly fs: StorageFs;
   private readonly concurrency: number;
   private readonly folders: FolderReads;
@@ -58,6 +70,7 @@ export class FilesystemDriver implements StorageDriver {
   ) {
     this.location = root;
     this.fs = options.fs ?? pooledStorageFs();
+    if (options.fs === undefined) this.readsAtOnce = POOLED_READS_AT_ONCE;
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 32));
     this.folders = new FolderReads(root, this.fs, this.concurrency);
   }

@@ -22,9 +22,9 @@ export const DEFAULT_READ_CONCURRENCY = 32;
 /** Options of {@link RegistryStorage}. */
 export interface RegistryStorageOptions {
   /**
-   * Reads in flight per call (and sibling directories read ahead while listing). Default 32:
-   * enough to keep a disk or an object store busy without exhausting file descriptors when the
-   * cleanup reads several repositories at once.
+   * Reads in flight per call (and sibling directories read ahead while listing). Default the
+   * driver's `readsAtOnce`, else 32: enough to keep a disk or an object store busy without
+   * exhausting file descriptors when the cleanup reads several repositories at once.
    */
   concurrency?: number;
 }
@@ -45,7 +45,8 @@ export class RegistryStorage implements StorageReader {
   ) {
     this.location = driver.location;
     if (driver.repositoriesAtOnce !== undefined) this.repositoriesAtOnce = driver.repositoriesAtOnce;
-    this.context = { driver, concurrency: Math.max(1, Math.floor(options.concurrency ?? DEFAULT_READ_CONCURRENCY)) };
+    const concurrency = options.concurrency ?? driver.readsAtOnce ?? DEFAULT_READ_CONCURRENCY;
+    this.context = { driver, concurrency: Math.max(1, Math.floor(concurrency)) };
   }
 
   /** Streams repository names in string order as the storage is walked. */

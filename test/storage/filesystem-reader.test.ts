@@ -5,6 +5,7 @@ import type { Digest } from "../../src/core/digest.js";
 import type { RepositoryName } from "../../src/core/repository-name.js";
 import type { StorageWarning } from "../../src/core/types.js";
 import { FilesystemStorageReader } from "../../src/storage/filesystem-reader.js";
+import { nodeStorageFs } from "../../src/storage/storage-fs.js";
 import {
   type StorageTree,
   blobDataPath,
@@ -285,6 +286,27 @@ describe("readRepository", () => {
     const snapshot = await new FilesystemStorageReader(tree.root, { concurrency: 3 }).readRepository(repo("group/app"));
     expect(snapshot.revisions.map((r) => r.digest)).toEqual(digests.sort());
     expect(snapshot.revisions.every((r) => r.manifest?.kind === "image")).toBe(true);
+  });
+
+  it("over the worker pool, asks for up to 256 manifests at once (one message); through libuv, 32", async () => {
+    for (let i = 0; i < 300; i++) await tree.push("group/app", imageManifest(`m${i}`));
+    const mostInFlight = async (reader: FilesystemStorageReader): Promise<number> => {
+      const get = reader.driver.get.bind(reader.driver);
+      let reading = 0;
+      let most = 0;
+      reader.driver.get = async (...args) => {
+        most = Math.max(most, ++reading);
+        try {
+          return await get(...args);
+        } finally {
+          reading--;
+        }
+      };
+      expect((await reader.readRepository(repo("group/app"))).revisions).toHaveLength(300);
+      return most;
+    };
+    expect(await mostInFlight(new FilesystemStorageReader(tree.root))).toBe(256);
+    expect(await mostInFlight(new FilesystemStorageReader(tree.root, { fs: nodeStorageFs }))).toBe(32);
   });
 });
 
