@@ -144,12 +144,17 @@ function lastPush(snapshot: RepositorySnapshot): number {
   return newest;
 }
 
-/** Distinct blobs the repository's manifests reference, by their declared sizes. */
+/**
+ * Distinct blobs the repository's manifests reference, by their declared sizes. Keyed by blob
+ * key, not digest: hashing each fresh 71-character digest string made this 2.3 % of the main
+ * thread in the dry run of M; two blobs sharing a key (1 in ~2,000 among 2 million) would only
+ * drop one size from a figure for people.
+ */
 function repositoryBytes(snapshot: RepositorySnapshot): number {
-  const sizes = new Map<Digest, number>();
+  const sizes = new Map<number, number>();
   for (const revision of snapshot.revisions) {
-    sizes.set(revision.digest, revision.manifestSize ?? 0);
-    for (const blob of revision.manifest?.blobs ?? []) sizes.set(blob.digest, blob.size);
+    sizes.set(blobKey(revision.digest), revision.manifestSize ?? 0);
+    for (const blob of revision.manifest?.blobs ?? []) sizes.set(blobKey(blob.digest), blob.size);
   }
   let total = 0;
   for (const size of sizes.values()) total += size;
