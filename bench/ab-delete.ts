@@ -25,7 +25,8 @@ for (let round = 0; round < Number(rounds); round++) {
       const seconds = ((run.lastOutcomeMs ?? 0) - (run.firstOutcomeMs ?? 0)) / 1000;
       console.log(
         `${cli}: exit ${run.code}, ${deleted} deleted in ${seconds.toFixed(1)} s = ${(deleted / seconds).toFixed(0)}/s; ` +
-          `CPU per deletion: registry ${(registryCpuMs / deleted).toFixed(2)} ms, CLI ${(run.cpuMs / deleted).toFixed(2)} ms (whole run)`,
+          `CPU per deletion: registry ${(registryCpuMs / deleted).toFixed(2)} ms, CLI ${(run.cpuMs / deleted).toFixed(2)} ms (whole run); ` +
+          `${servers.gitlab.authRequests} /jwt/auth requests`,
       );
     } finally {
       await servers.stop();

@@ -89,6 +89,9 @@ export async function startServers(
     pki, issuer: "gitlab-issuer", users: DEFAULT_USERS, projects: projectsOf(models),
     ...(options.expirySeconds === undefined ? {} : { expirySeconds: options.expirySeconds }),
   });
+  // BENCH_ACCESS_METADATA=1: every access entry with GitLab's project metadata, as a real instance
+  // gives it (~100 bytes more each), so tokens hold as many repositories as they would there.
+  if (process.env.BENCH_ACCESS_METADATA === "1") gitlab.accessMetadata = true;
   let storageRoot = join(dir, "registry", "storage");
   if (options.copy === false) {
     await mkdir(join(dir, "registry"));

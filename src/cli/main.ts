@@ -21,6 +21,7 @@ import type { CleanupReport } from "../core/report.js";
 import { FileJournal } from "../execute/journal.js";
 import { collectGarbage, refuseGarbageCollection, type GcResult } from "../gc.js";
 import { GitLabRestApi } from "../gitlab/api.js";
+import { SCOPES_PER_DELETING_TOKEN } from "../gitlab/token-provider.js";
 import { buildPreflight } from "../preflight.js";
 import { readRegistryConfig } from "../storage/registry-config.js";
 import { RegistryStorage } from "../storage/registry-storage.js";
@@ -102,7 +103,9 @@ async function cleanupRun(options: ResolvedOptions, runId: string, result: Parti
   const credentials = await resolveCredentials(options, processCredentialInputs((m) => output.notice(`Warning: ${m}`)));
   result.username = credentials.username;
   const policy = await buildPolicy(options.minAgeMs, options.policy);
-  const connection = await connect({ ...options, actions: "pull,delete" }, credentials);
+  // A run that deletes sends every DELETE with its token: small tokens (SCOPES_PER_DELETING_TOKEN).
+  const scopes = options.dryRun ? {} : { maxScopesPerToken: SCOPES_PER_DELETING_TOKEN };
+  const connection = await connect({ ...options, actions: "pull,delete", ...scopes }, credentials);
   const { dispatcher, tokens, registry } = connection;
   const storage = new RegistryStorage(choice.driver);
   const controller = new AbortController();

@@ -35,6 +35,8 @@ export interface ConnectionOptions {
   caCert?: string;
   /** The actions every token asks for: `pull,delete` for the cleanup, `pull,push` for restore. */
   actions: TokenActions;
+  /** At most this many repositories per token (GitLabTokenProviderOptions.maxScopesPerToken). */
+  maxScopesPerToken?: number;
 }
 
 /** The run's dispatcher, token provider and registry client. Close the dispatcher when done. */
@@ -51,6 +53,7 @@ export async function connect(options: ConnectionOptions, credentials: Credentia
   const dispatcher = createDispatcher({ insecure: options.insecure, ...(await readCaCert(options.caCert)) });
   const tokensFor = (actions: TokenActions): GitLabTokenProvider => new GitLabTokenProvider({
     gitlabUrl: options.gitlabUrl, username: credentials.username, secret: credentials.secret, dispatcher, actions,
+    ...(options.maxScopesPerToken === undefined ? {} : { maxScopesPerToken: options.maxScopesPerToken }),
   });
   const tokens = tokensFor(options.actions);
   return { dispatcher, tokens, registry: new RegistryClient({ baseUrl: options.registryUrl, tokens, dispatcher }), tokensFor };

@@ -13,7 +13,7 @@ import type { Dispatcher } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthError, UsageError } from "../../src/core/errors.js";
 import { parseRepositoryName, type RepositoryName } from "../../src/core/repository-name.js";
-import { GitLabTokenProvider, type GitLabTokenProviderOptions } from "../../src/gitlab/token-provider.js";
+import { GitLabTokenProvider, type GitLabTokenProviderOptions, SCOPES_PER_DELETING_TOKEN } from "../../src/gitlab/token-provider.js";
 import { createDispatcher } from "../../src/registry/http.js";
 import { RegistryError } from "../../src/registry/registry-error.js";
 import { startGitlabStandin, type StandinTagRule } from "../helpers/gitlab-standin.js";
@@ -185,6 +185,17 @@ describe("requests", () => {
     await provider({ maxQueryBytes: 500 }).authorize(names);
     expect(injector.requests.length).toBeGreaterThanOrEqual(4);
     for (const request of injector.requests) expect(request.query.length).toBeLessThanOrEqual(500);
+  });
+
+  it("honours maxScopesPerToken: a run that deletes asks for 20 repositories a token, though more would fit", async () => {
+    const names = Array.from({ length: 45 }, (_, i) => repo(`group/project-${i}`));
+    const perRequest = (): number[] => injector.requests.map((request) => request.url.searchParams.getAll("scope").length);
+    await provider({ maxScopesPerToken: SCOPES_PER_DELETING_TOKEN }).authorize(names);
+    // The first token is sized from a guess (17 entries fit 7 KB at 400 bytes each), the next from what it showed.
+    expect(perRequest()).toEqual([17, 20, 8]);
+    injector.requests.length = 0;
+    await provider().authorize(names);
+    expect(perRequest()).toEqual([17, 28]);
   });
 
   it("asked ahead, sends only full requests, and the rest with the next authorize: no more requests than at once", async () => {
