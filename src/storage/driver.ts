@@ -82,8 +82,9 @@ export interface StorageDriver {
    */
   readonly repositoriesAtOnce?: number;
   /**
-   * How many reads one repository's scan should have in flight here, when the driver knows
-   * better than the reader's default of 32 (RegistryStorageOptions.concurrency).
+   * How many reads one repository's scan (and the walk of the repositories' folders, as its
+   * read-ahead) should have in flight here, when the driver knows better than the reader's
+   * default of 32 (RegistryStorageOptions.concurrency).
    */
   readonly readsAtOnce?: number;
   /**
