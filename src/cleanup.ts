@@ -161,12 +161,10 @@ export async function runCleanup(
   if (user) report.administrator = user.isAdmin;
   events.signedIn?.(user);
   try {
-    const work = await scanAndPlan(run);
-    refuseOverMaxDelete(run);
     // Only an administrator sees every project, so only their view can tell orphans apart.
-    if (work.length > 0 && !signal.aborted) await cleanRepositories(run, work, user?.isAdmin ? deps.gitlab : undefined, preflight);
+    const api = user?.isAdmin ? deps.gitlab : undefined;
+    await cleanRepositories(run, api, preflight);
     if (!report.cancelled) {
-      for (const item of work) settle(run, item);
       if (empties && !signal.aborted && report.stoppedBecause === undefined) await deleteEmptyRepositories(run, empties);
       events.measuring?.();
       const measured = await run.ledger.measure(deps.storage.listBlobs(warn), { repositories: run.orphans.map((o) => o.name) });
@@ -205,30 +203,25 @@ function settle(run: Run, item: RepositoryWork): void {
   run.blobs.delete(item.name);
 }
 
-async function cleanRepositories(
+/**
+ * The whole registry is scanned and planned first, since --max-delete and the confirmation
+ * judge the whole plan before the first DELETE; then its repositories are cleaned.
+ */
+async function cleanRepositories(run: Run, api: GitLabApi | undefined, preflight: PreflightResult | void): Promise<void> {
+  const work: RepositoryWork[] = [];
+  await scanAndPlan(run, (item) => work.push(item));
+  refuseOverMaxDelete(run);
+  if (work.length > 0 && !run.signal.aborted) await executePlanned(run, work, api, preflight);
+  if (!run.report.cancelled) for (const item of work) settle(run, item);
+}
+
+async function executePlanned(
   run: Run, work: RepositoryWork[], api: GitLabApi | undefined, preflight: PreflightResult | void,
 ): Promise<void> {
-  const { deps, options, events, report } = run;
-  const access = await checkAccess(work.map((w) => w.name), deps.tokens, { api, administrator: () => isAdministrator(run) });
-  const byName = new Map<RepositoryName, RepositoryWork>(work.map((w) => [w.name, w]));
-  for (const refused of access.refused) {
-    const item = byName.get(refused.name)!;
-    if (refused.reason === "orphan") run.orphans.push(orphanOf(item));
-    skip(run, { ...refused, candidates: item.candidates.length, bytes: item.bytes });
-    settle(run, item);
-  }
-  const allowed = work.filter((w) => access.deletable.has(w.name));
+  const { options, events, report } = run;
+  const allowed = await admit(run, work, api);
   if (allowed.length === 0) return;
-  const facts = await deps.registry.ping(allowed[0]!.name);
-  if (facts.databaseEnabled === true) {
-    throw new SafetyRefusal(
-      "The registry reports that its metadata database is enabled (Gitlab-Container-Registry-Database-Enabled: true). " +
-        "The storage on disk is then not the source of truth and a disk-based cleanup would delete tagged images; " +
-        "the registry's online garbage collection already removes untagged manifests. Nothing was deleted.",
-    );
-  }
-  // Before the first DELETE, and before a dry run reports what it would delete.
-  preflight?.confirm(facts.databaseEnabled);
+  await openRegistry(run, allowed[0]!.name, preflight);
   const totals = {
     repositories: allowed.length,
     candidates: allowed.reduce((n, w) => n + w.candidates.length, 0),
@@ -242,7 +235,36 @@ async function cleanRepositories(
   await executeAll(run, allowed);
 }
 
-async function executeAll(run: Run, work: RepositoryWork[]): Promise<void> {
+/** Sorts `work` by whether the credentials may delete there; the refused are reported and settled. */
+async function admit(run: Run, work: RepositoryWork[], api: GitLabApi | undefined): Promise<RepositoryWork[]> {
+  const access = await checkAccess(work.map((w) => w.name), run.deps.tokens, { api, administrator: () => isAdministrator(run) });
+  const byName = new Map<RepositoryName, RepositoryWork>(work.map((w) => [w.name, w]));
+  for (const refused of access.refused) {
+    const item = byName.get(refused.name)!;
+    if (refused.reason === "orphan") run.orphans.push(orphanOf(item));
+    skip(run, { ...refused, candidates: item.candidates.length, bytes: item.bytes });
+    settle(run, item);
+  }
+  return work.filter((w) => access.deletable.has(w.name));
+}
+
+/**
+ * Asks the registry about itself through the first repository to clean, once, before the first
+ * DELETE and before a dry run reports what it would delete.
+ */
+async function openRegistry(run: Run, first: RepositoryName, preflight: PreflightResult | void): Promise<void> {
+  const facts = await run.deps.registry.ping(first);
+  if (facts.databaseEnabled === true) {
+    throw new SafetyRefusal(
+      "The registry reports that its metadata database is enabled (Gitlab-Container-Registry-Database-Enabled: true). " +
+        "The storage on disk is then not the source of truth and a disk-based cleanup would delete tagged images; " +
+        "the registry's online garbage collection already removes untagged manifests. Nothing was deleted.",
+    );
+  }
+  preflight?.confirm(facts.databaseEnabled);
+}
+
+async function executeAll(run: Run, work: Iterable<RepositoryWork> | AsyncIterable<RepositoryWork>): Promise<void> {
   const { deps, options, events, report } = run;
   const journal = options.dryRun ? undefined : await deps.openJournal?.();
   // Stopping the run (deletes disabled) must not look like a user interrupt.

@@ -15,50 +15,65 @@ import { blobKey, markedBlobs, type SpaceLedger } from "./core/space.js";
 import type { RepositoryPlan, RepositorySnapshot, StorageWarning } from "./core/types.js";
 import { CandidateList } from "./execute/candidate-list.js";
 import type { RepositoryWork } from "./execute/execute-repository.js";
+import { InOrder, numbered } from "./execute/in-order.js";
 import { forEachBounded } from "./execute/pool.js";
 import { repositoryStamp } from "./execute/recheck.js";
 
-/** Scans and plans every included repository; returns the repositories with something to delete, by name. */
-export async function scanAndPlan(run: Run): Promise<RepositoryWork[]> {
-  const { deps, options, report, events } = run;
-  const work: RepositoryWork[] = [];
+/**
+ * Scans and plans every included repository, and hands each one with something to delete to
+ * `sink` in the listing's order (by name), as soon as it and every repository before it are
+ * planned: a dry run prints them while the scan goes on, a real run collects them.
+ */
+export async function scanAndPlan(run: Run, sink: (item: RepositoryWork) => void, signal: AbortSignal = run.signal): Promise<void> {
+  const { deps, options } = run;
+  // Scanning in parallel finishes repositories out of order; what is handed on should not be.
+  const order = new InOrder(sink);
   // A directory left unread (permission denied) holds repositories or revisions not cleaned: exit 1.
   const warn = (warning: StorageWarning): void => {
-    if (warning.unread) report.unreadDirectories = (report.unreadDirectories ?? 0) + 1;
+    if (warning.unread) run.report.unreadDirectories = (run.report.unreadDirectories ?? 0) + 1;
     run.warn(warning);
   };
-  await forEachBounded(deps.storage.listRepositories(warn), options.scanConcurrency ?? deps.storage.repositoriesAtOnce ?? 8, async (name) => {
-    if (!repositoryIncluded(run.policy, name)) return keepOutside(run, name);
-    // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
-    const scannedAt = deps.now();
-    const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
-    const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy, ...(protectedTags.length > 0 ? { protectedTags } : {}) });
-    report.repositories++;
-    report.manifests += snapshot.revisions.length;
-    report.tags += snapshot.tags.size;
-    for (const kept of plan.kept) report.kept[kept.reason.kind]++;
-    report.candidates += plan.candidates.length;
-    const tagDeletions = countTags(run, plan);
-    plan.warnings.forEach(warn);
-    const isWork = plan.candidates.length > 0 || tagDeletions.length > 0;
-    // Work may be refused (an orphan): its marks then carry its name, to measure what it holds alone.
-    keepInLedger(run.ledger, snapshot, plan, isWork ? name : undefined);
-    events.planned?.(plan);
-    events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
-    if (isWork) {
-      run.tagsAhead?.add(name);
-      run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
-      const candidates = CandidateList.from(plan.candidates);
-      const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
-      work.push({
-        name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
-        manifests: snapshot.revisions.length, lastPushAt: lastPush(snapshot),
-        ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
-      });
+  const listed = numbered(deps.storage.listRepositories(warn));
+  await forEachBounded(listed, options.scanConcurrency ?? deps.storage.repositoriesAtOnce ?? 8, async ([index, name]) => {
+    let item: RepositoryWork | undefined;
+    try {
+      item = await scanRepository(run, name, warn);
+    } finally {
+      order.finish(index, item);
     }
-  }, run.signal);
-  // Scanning in parallel finishes repositories out of order; the report should not.
-  return work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }, signal);
+}
+
+/** Reads and plans one repository; returns it as work when the plan deletes something there. */
+async function scanRepository(run: Run, name: RepositoryName, warn: (warning: StorageWarning) => void): Promise<RepositoryWork | undefined> {
+  const { deps, report, events } = run;
+  if (!repositoryIncluded(run.policy, name)) return void (await keepOutside(run, name));
+  // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
+  const scannedAt = deps.now();
+  const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
+  const plan = planRepository(snapshot, { now: deps.now(), policy: run.policy, ...(protectedTags.length > 0 ? { protectedTags } : {}) });
+  report.repositories++;
+  report.manifests += snapshot.revisions.length;
+  report.tags += snapshot.tags.size;
+  for (const kept of plan.kept) report.kept[kept.reason.kind]++;
+  report.candidates += plan.candidates.length;
+  const tagDeletions = countTags(run, plan);
+  plan.warnings.forEach(warn);
+  const isWork = plan.candidates.length > 0 || tagDeletions.length > 0;
+  // Work may be refused (an orphan): its marks then carry its name, to measure what it holds alone.
+  keepInLedger(run.ledger, snapshot, plan, isWork ? name : undefined);
+  events.planned?.(plan);
+  events.scanProgress?.({ repositories: report.repositories, manifests: report.manifests });
+  if (!isWork) return undefined;
+  run.tagsAhead?.add(name);
+  run.blobs.set(name, CandidateBlobs.from(plan.candidates.map((candidate) => candidate.blobs)));
+  const candidates = CandidateList.from(plan.candidates);
+  const stamp = reusable(snapshot, scannedAt) ? repositoryStamp(snapshot.revisions, snapshot.tags) : undefined;
+  return {
+    name, tags: [...plan.tags.keys()], candidates, bytes: repositoryBytes(snapshot), scannedAt,
+    manifests: snapshot.revisions.length, lastPushAt: lastPush(snapshot),
+    ...(stamp ? { stamp } : {}), ...(tagDeletions.length > 0 ? { tagDeletions } : {}),
+  };
 }
 
 /**
