@@ -22,6 +22,7 @@ import type { PreflightResult } from "./preflight.js";
 import { measuredOrphans, orphanOf } from "./orphans.js";
 import { deleteEmptyRepositories, EmptyRepositoryTracker } from "./empty-repositories.js";
 import { CandidateList } from "./execute/candidate-list.js";
+import { Channel } from "./execute/channel.js";
 import { executeRepository, type RepositoryWork } from "./execute/execute-repository.js";
 import { TagListsAhead } from "./execute/tags-ahead.js";
 import { FirstDeleteCheck, StorageMismatchError } from "./execute/first-delete-check.js";
@@ -163,7 +164,8 @@ export async function runCleanup(
   try {
     // Only an administrator sees every project, so only their view can tell orphans apart.
     const api = user?.isAdmin ? deps.gitlab : undefined;
-    await cleanRepositories(run, api, preflight);
+    if (options.dryRun) await previewRepositories(run, api, preflight);
+    else await cleanRepositories(run, api, preflight);
     if (!report.cancelled) {
       if (empties && !signal.aborted && report.stoppedBecause === undefined) await deleteEmptyRepositories(run, empties);
       events.measuring?.();
@@ -204,8 +206,8 @@ function settle(run: Run, item: RepositoryWork): void {
 }
 
 /**
- * The whole registry is scanned and planned first, since --max-delete and the confirmation
- * judge the whole plan before the first DELETE; then its repositories are cleaned.
+ * A real run: the whole registry is scanned and planned first, since --max-delete and the
+ * confirmation judge the whole plan before the first DELETE; then its repositories are cleaned.
  */
 async function cleanRepositories(run: Run, api: GitLabApi | undefined, preflight: PreflightResult | void): Promise<void> {
   const work: RepositoryWork[] = [];
@@ -218,7 +220,7 @@ async function cleanRepositories(run: Run, api: GitLabApi | undefined, preflight
 async function executePlanned(
   run: Run, work: RepositoryWork[], api: GitLabApi | undefined, preflight: PreflightResult | void,
 ): Promise<void> {
-  const { options, events, report } = run;
+  const { events, report } = run;
   const allowed = await admit(run, work, api);
   if (allowed.length === 0) return;
   await openRegistry(run, allowed[0]!.name, preflight);
@@ -227,12 +229,51 @@ async function executePlanned(
     candidates: allowed.reduce((n, w) => n + w.candidates.length, 0),
     tags: allowed.reduce((n, w) => n + (w.tagDeletions?.length ?? 0), 0),
   };
-  if (!options.dryRun && events.confirm && !(await events.confirm(totals))) {
+  if (events.confirm && !(await events.confirm(totals))) {
     report.cancelled = true;
     return;
   }
   events.executing?.(totals.candidates);
   await executeAll(run, allowed);
+}
+
+/**
+ * A dry run, streamed: each repository is checked for access and previewed as soon as the scan
+ * hands it on, so that the run holds the repositories between the two, not every candidate of
+ * the registry until the scan ends (on a million manifests that was ~50 MB of packed candidates,
+ * and the peak RSS of L crossed 300 MB: docs/performance.md, a ninth session), and it prints
+ * while it scans. A real run cannot: its confirmation and --max-delete need the whole plan.
+ */
+async function previewRepositories(run: Run, api: GitLabApi | undefined, preflight: PreflightResult | void): Promise<void> {
+  const planned = new Channel<RepositoryWork>();
+  const halt = new AbortController();
+  const scanned = scanAndPlan(run, (item) => planned.push(item), AbortSignal.any([run.signal, halt.signal]))
+    .then(() => planned.close(), (error: unknown) => planned.fail(error));
+  let opened = false;
+  async function* admitted(): AsyncGenerator<RepositoryWork> {
+    for await (const item of planned) {
+      // Its token was asked for ahead, in a request shared with the next repositories: waited for
+      // while the scan can still fill that request, so that checking access adds none.
+      await Promise.race([run.tagsAhead?.granted(item.name), scanned]);
+      const [allowed] = await admit(run, [item], api);
+      if (!allowed) continue;
+      if (!opened) await openRegistry(run, allowed.name, preflight);
+      opened = true;
+      yield allowed;
+    }
+  }
+  try {
+    await executeAll(run, admitted());
+  } catch (error) {
+    halt.abort();
+    await scanned;
+    throw error;
+  }
+  // Stopped early or not (the registry is not the storage's), the scan goes to its end: the space
+  // estimate must count what every repository keeps, or their blobs would look freed.
+  await scanned;
+  for (const item of planned.drain()) settle(run, item);
+  refuseOverMaxDelete(run);
 }
 
 /** Sorts `work` by whether the credentials may delete there; the refused are reported and settled. */

@@ -70,3 +70,31 @@ describe("scanAndPlan's repositories at once", () => {
     expect(most).toBe(4);
   });
 });
+
+describe("a dry run, streamed", () => {
+  it("previews each repository while the scan goes on, in the listing's order", async () => {
+    for (const name of ["group/a", "group/b", "group/z"]) await tree.push(name, await manifest(`config ${name}`, [`layer ${name}`]));
+    const storage = new FilesystemStorageReader(tree.root);
+    const seen: string[] = [];
+    let outcomeSeen = (): void => {};
+    const sawOutcome = new Promise<void>((resolve) => (outcomeSeen = resolve));
+    const readRepository = storage.readRepository.bind(storage);
+    storage.readRepository = async (name) => {
+      // Held (for 3 s at most) until the first repository was previewed: a run that waits for
+      // the whole scan first would only get there after the timeout.
+      if (name === "group/z") await Promise.race([sawOutcome, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      seen.push(`read ${name}`);
+      return readRepository(name);
+    };
+    const report = await runCleanup(
+      { storage, tokens: grantAll, registry, preflight: async () => {}, now: Date.now, runId: "t" },
+      { dryRun: true, minAgeMs: 0, concurrency: 2, scanConcurrency: 1, policy: gracePolicy(0) },
+      { outcome: (outcome) => (seen.push(`${outcome.kind} ${outcome.repository}`), outcomeSeen()) },
+    );
+    expect(seen.indexOf("would-delete group/a")).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf("would-delete group/a")).toBeLessThan(seen.indexOf("read group/z"));
+    expect(seen.filter((line) => line.startsWith("would-delete"))).toEqual(["would-delete group/a", "would-delete group/b", "would-delete group/z"]);
+    expect(report.outcomes["would-delete"]).toBe(3);
+    expect(report.space?.freedByRun.blobs).toBe(9);
+  });
+});

@@ -13,6 +13,7 @@ import { Semaphore } from "./pool.js";
 
 export class TagListsAhead {
   private readonly lists = new Map<RepositoryName, Promise<string[] | undefined>>();
+  private readonly grants = new Map<RepositoryName, Promise<boolean>>();
   private readonly slots: Semaphore;
 
   constructor(
@@ -33,6 +34,18 @@ export class TagListsAhead {
     // Taken (and its failure judged) by the cross-check; one never taken is no unhandled rejection.
     list.catch(() => undefined);
     this.lists.set(name, list);
+    this.grants.set(name, granted);
+  }
+
+  /**
+   * Settles once GitLab answered for the token `name` was asked ahead in (never rejects); at
+   * once for a name not asked ahead. Tokens asked ahead go out a full request at a time, so the
+   * last names of a scan wait until something asks for a token outright (`authorize`).
+   */
+  async granted(name: RepositoryName): Promise<void> {
+    const granted = this.grants.get(name);
+    this.grants.delete(name);
+    await granted;
   }
 
   /**

@@ -161,7 +161,8 @@ export class GitLabTokenProvider implements TokenProvider, TagProtectionSource {
    * granted: `delete` (the default), `push` (restore), `pull`, or `push` and `delete` both.
    */
   async authorize(names: readonly RepositoryName[]): Promise<Map<RepositoryName, boolean>> {
-    this.#releaseAhead();
+    // What waits ahead goes out only with a name not cached (#tokenEntry): a dry run checks each
+    // repository as it comes, and releasing a part-filled request every time would add requests.
     const unique = [...new Set(names)];
     const issued = await Promise.all(unique.map((name) => this.#tokenEntry(name)));
     const actions = keyActions(this.#actions);

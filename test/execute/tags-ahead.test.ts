@@ -79,4 +79,26 @@ describe("TagListsAhead", () => {
     expect(await ahead.take(app)).toEqual(["v1"]);
     expect(registry.calls).toEqual([app]);
   });
+
+  it("tells when GitLab answered for a name asked ahead, failed or not, and at once for a name never asked", async () => {
+    let answer: (granted: boolean) => void = () => {};
+    let refuse: (error: Error) => void = () => {};
+    const asked = new Map<string, Promise<boolean>>([
+      ["group/app", new Promise<boolean>((resolve) => (answer = resolve))],
+      ["group/busy", new Promise<boolean>((_, reject) => (refuse = reject))],
+    ]);
+    const ahead = new TagListsAhead({ authorizeAhead: (name) => asked.get(name)! }, new FakeRegistry(new Map()), 4);
+    ahead.add(repoName("group/app"));
+    ahead.add(repoName("group/busy"));
+    const settled: string[] = [];
+    void ahead.granted(repoName("group/app")).then(() => settled.push("app"));
+    void ahead.granted(repoName("group/busy")).then(() => settled.push("busy"));
+    await ahead.granted(repoName("group/never-asked"));
+    await tick();
+    expect(settled).toEqual([]);
+    answer(true);
+    refuse(new Error("GitLab answered 503"));
+    await tick();
+    expect(settled.sort()).toEqual(["app", "busy"]);
+  });
 });

@@ -225,6 +225,24 @@ describe("requests", () => {
     expect(injector.requests.flatMap((r) => r.url.searchParams.getAll("scope"))).toHaveLength(40);
   });
 
+  it("checking names already granted sends nothing, and leaves the names asked ahead waiting for a full request", async () => {
+    const tokens = provider();
+    const first = repo("group/first");
+    await tokens.authorize([first]);
+    expect(injector.requests).toHaveLength(1);
+    // A streamed dry run checks each repository as it comes, while the next ones wait ahead.
+    const waiting = tokens.authorizeAhead(repo("group/waiting"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([...(await tokens.authorize([first]))]).toEqual([[first, true]]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(injector.requests).toHaveLength(1);
+    // A name not granted yet is asked for now, with what waits ahead.
+    expect([...(await tokens.authorize([repo("group/needed-now")]))]).toEqual([[repo("group/needed-now"), true]]);
+    expect(await waiting).toBe(true);
+    expect(injector.requests).toHaveLength(2);
+    expect(injector.requests[1]!.url.searchParams.getAll("scope")).toHaveLength(2);
+  });
+
   it("asked ahead, a name waits no longer than until a token is needed now", async () => {
     const tokens = provider();
     const ahead = tokens.authorizeAhead(repo("group/waiting"));
