@@ -6,9 +6,12 @@
 /** A validated digest such as `sha256:0123…` (64 lowercase hex characters for sha256). */
 export type Digest = string & { readonly __brand: "Digest" };
 
-/** 1 for the characters a digest's hex may hold: lowercase, as the registry writes it. */
-const HEX = new Uint8Array(128);
-for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
+/**
+ * The value of each character a digest's hex may hold (lowercase, as the registry writes it), by
+ * character code; 16 for every other ASCII character, and no entry past ASCII.
+ */
+export const HEX_VALUE = new Uint8Array(128).fill(16);
+for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
 
 /**
  * Returns the digest, or undefined when `text` is not exactly a supported digest: `sha256:` and
@@ -19,7 +22,7 @@ for (const c of "0123456789abcdef") HEX[c.charCodeAt(0)] = 1;
 export function parseDigest(text: string): Digest | undefined {
   const hexLength = text.length === 71 ? 64 : text.length === 135 ? 128 : 0;
   if (hexLength === 0 || !text.startsWith(hexLength === 64 ? "sha256:" : "sha512:")) return undefined;
-  for (let i = 7; i < text.length; i++) if (HEX[text.charCodeAt(i)] !== 1) return undefined;
+  for (let i = 7; i < text.length; i++) if (!(HEX_VALUE[text.charCodeAt(i)]! < 16)) return undefined;
   return text as Digest;
 }
 

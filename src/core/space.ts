@@ -7,7 +7,7 @@
  * Memory: a registry of a million manifests references millions of blobs, so blobs are tracked as
  * numeric keys in typed arrays (8 bytes each), not as digest strings in Sets (~100 bytes each).
  */
-import type { Digest } from "./digest.js";
+import { type Digest, HEX_VALUE } from "./digest.js";
 import type { RepositoryName } from "./repository-name.js";
 import { recordSegment, RepositoryShares, type RepositorySpace } from "./repository-space.js";
 import { KeyList } from "./key-list.js";
@@ -35,9 +35,6 @@ export function blobKey(digest: Digest): number {
   for (let i = hex; i < hex + 13; i++) key = key * 16 + HEX_VALUE[digest.charCodeAt(i)]!;
   return key;
 }
-
-const HEX_VALUE = new Uint8Array(128);
-for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
 
 export interface BlobTotals {
   blobs: number;
