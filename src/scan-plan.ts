@@ -47,7 +47,10 @@ export async function scanAndPlan(run: Run, sink: (item: RepositoryWork) => void
 /** Reads and plans one repository; returns it as work when the plan deletes something there. */
 async function scanRepository(run: Run, name: RepositoryName, warn: (warning: StorageWarning) => void): Promise<RepositoryWork | undefined> {
   const { deps, report, events } = run;
-  if (!repositoryIncluded(run.policy, name)) return void (await keepOutside(run, name));
+  if (!repositoryIncluded(run.policy, name)) {
+    await keepOutside(run, name);
+    return undefined;
+  }
   // Anything linked after this moment counts as pushed mid-run when the repository is re-planned.
   const scannedAt = deps.now();
   const [snapshot, protectedTags] = await Promise.all([deps.storage.readRepository(name), askProject(run, name)]);
